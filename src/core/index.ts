@@ -1,0 +1,5 @@
+/** src/core: the Authenticator interface, clocks, errors and byte helpers. */
+export * from './authenticator.js';
+export * from './bytes.js';
+export * from './clock.js';
+export * from './errors.js';
