@@ -1,0 +1,4 @@
+/** Every command of the CLI; each module exports `commands`. */
+import type { Command } from '../command.js';
+
+export const allCommands: Command[] = [];
