@@ -1,0 +1,234 @@
+/** The service-side Verifier for the one-time code devices (code display, audio code reader). */
+import { constantTimeEqualString, fromBase64, toBase64 } from '../core/bytes.js';
+import { OtpError } from '../core/errors.js';
+import type {
+  OtpBindResponse,
+  OtpProof,
+  Verifier,
+  VerifyContext,
+  VerifyOutcome,
+} from '../core/authenticator.js';
+import type { HashAlgorithm, OtpKey, TotpParams } from './types.js';
+import { initialHotpState, initialTotpState, verifyHotp, verifyTotp } from './verify-check.js';
+import type { HotpCheck, HotpState, TotpCheck, TotpState } from './verify-check.js';
+
+/** The device kinds that show a one-time code. */
+export type OtpDeviceKind = 'code-display' | 'audio-reader';
+
+/** What binding an OTP device starts from: the inventory's key and what the user typed. */
+export interface OtpEnrolment {
+  /** The key package for the serial, from the token inventory (a PSKC or CSV seed file). */
+  readonly key: OtpKey;
+  /** The serial and current code the user read off the device (MITID.md, "binding"). */
+  readonly bound: OtpBindResponse;
+}
+
+interface OtpBindingBase {
+  readonly serial: string;
+  readonly algorithm: HashAlgorithm;
+  readonly digits: number;
+  /** The raw secret, standard base64; the binding is plain JSON for the store. */
+  readonly secret: string;
+}
+/** A bound TOTP device: parameters, secret and replay/drift state, all plain JSON. */
+export interface TotpBinding extends OtpBindingBase {
+  readonly type: 'totp';
+  readonly period: number;
+  readonly t0: number;
+  readonly state: TotpState;
+}
+/** A bound HOTP device. */
+export interface HotpBinding extends OtpBindingBase {
+  readonly type: 'hotp';
+  readonly state: HotpState;
+}
+/** What the store keeps for a bound OTP device. */
+export type OtpBinding = TotpBinding | HotpBinding;
+
+/** Options of {@link OtpVerifier}; the MitID windows are not published (MITID.md), so ours are settings. */
+export interface OtpVerifierOptions {
+  /** TOTP steps either side at a login; default 1 (RFC 6238 §5.2). */
+  readonly window?: number;
+  /**
+   * TOTP steps either side when binding: a device seen for the first time may have drifted since
+   * it left the factory; default 2.
+   */
+  readonly bindWindow?: number;
+  /** Bound on the remembered TOTP drift in steps; default 100. */
+  readonly maxDriftSteps?: number;
+  /** HOTP look-ahead at a login; default 10. */
+  readonly lookAhead?: number;
+  /** HOTP look-ahead when binding; default 100 (RFC 4226 §7.4). */
+  readonly bindLookAhead?: number;
+}
+
+/**
+ * Verifies code displays and audio code readers. `bind` checks that the serial the user typed is
+ * the inventory's and that the code is current; `verify` checks a login code with the window,
+ * refusing replays and following drift. Both are pure: the returned binding is the next state to
+ * store in the same transaction. Lockout is the service's business, not this one's.
+ *
+ * The device's own `deviceTime` in a proof is ignored: the server's clock (`context.now`) is the
+ * reference, and a time sent by the client is the client's to choose.
+ */
+export class OtpVerifier<K extends OtpDeviceKind = OtpDeviceKind> implements Verifier<
+  K,
+  OtpEnrolment,
+  OtpBinding,
+  OtpProof
+> {
+  readonly kind: K;
+  readonly #opts: Required<OtpVerifierOptions>;
+
+  constructor(kind: K, options: OtpVerifierOptions = {}) {
+    if (kind !== 'code-display' && kind !== 'audio-reader') {
+      throw new OtpError('bad-kind', 'OtpVerifier is for code-display and audio-reader devices');
+    }
+    this.kind = kind;
+    this.#opts = {
+      window: options.window ?? 1,
+      bindWindow: options.bindWindow ?? 2,
+      maxDriftSteps: options.maxDriftSteps ?? 100,
+      lookAhead: options.lookAhead ?? 10,
+      bindLookAhead: options.bindLookAhead ?? 100,
+    };
+  }
+
+  /** Binds a device: the serial must be the key's and the code current (or next, for HOTP). */
+  async bind(enrolment: OtpEnrolment, context: VerifyContext): Promise<VerifyOutcome<OtpBinding>> {
+    if (typeof enrolment !== 'object' || enrolment === null) {
+      throw new OtpError('bad-enrolment', 'enrolment must be { key, bound }');
+    }
+    const binding = bindingFromKey(enrolment.key);
+    const bound: unknown = enrolment.bound;
+    if (!isOtpMessage(bound)) return { verified: false, reason: 'malformed', binding };
+    return this.#check(binding, bound, context, true);
+  }
+
+  /** Verifies a login code; the returned binding carries the new replay/drift state. */
+  async verify(
+    binding: OtpBinding,
+    proof: OtpProof,
+    context: VerifyContext,
+  ): Promise<VerifyOutcome<OtpBinding>> {
+    checkBinding(binding);
+    const p: unknown = proof;
+    if (!isOtpMessage(p)) return { verified: false, reason: 'malformed', binding };
+    return this.#check(binding, p, context, false);
+  }
+
+  #check(
+    binding: OtpBinding,
+    message: { serial: string; code: string },
+    context: VerifyContext,
+    atBind: boolean,
+  ): VerifyOutcome<OtpBinding> {
+    if (typeof context !== 'object' || context === null) {
+      throw new OtpError('bad-context', 'context must be { now }');
+    }
+    // The serial is compared in constant time, and the code is checked whatever it says, so
+    // a wrong serial costs what a wrong code costs.
+    const serialOk = constantTimeEqualString(message.serial, binding.serial);
+    const secret = decodeSecret(binding.secret);
+    let check: TotpCheck | HotpCheck;
+    let next: OtpBinding;
+    if (binding.type === 'totp') {
+      const params: TotpParams = {
+        secret,
+        algorithm: binding.algorithm,
+        digits: binding.digits,
+        period: binding.period,
+        t0: binding.t0,
+      };
+      const c = verifyTotp(params, binding.state, message.code, context.now, {
+        window: atBind ? this.#opts.bindWindow : this.#opts.window,
+        maxDriftSteps: this.#opts.maxDriftSteps,
+      });
+      check = c;
+      next = { ...binding, state: c.state };
+    } else {
+      const c = verifyHotp(
+        { secret, algorithm: binding.algorithm, digits: binding.digits },
+        binding.state,
+        message.code,
+        { lookAhead: atBind ? this.#opts.bindLookAhead : this.#opts.lookAhead },
+      );
+      check = c;
+      next = { ...binding, state: c.state };
+    }
+    secret.fill(0);
+    if (!serialOk) return { verified: false, reason: 'unknown-credential', binding };
+    return { verified: check.ok, reason: check.reason, binding: check.ok ? next : binding };
+  }
+}
+
+/** The binding a key package starts as (no code accepted yet). Throws OtpError on a bad key. */
+export function bindingFromKey(key: OtpKey): OtpBinding {
+  if (typeof key !== 'object' || key === null || !(key.secret instanceof Uint8Array)) {
+    throw new OtpError('bad-key', 'key must be an OtpKey with a secret');
+  }
+  if (typeof key.serial !== 'string' || key.serial.length === 0) {
+    throw new OtpError('bad-key', 'key must have a serial');
+  }
+  const base = {
+    serial: key.serial,
+    algorithm: key.algorithm,
+    digits: key.digits,
+    secret: toBase64(key.secret),
+  };
+  let binding: OtpBinding;
+  if (key.type === 'totp') {
+    binding = {
+      ...base,
+      type: 'totp',
+      period: key.period ?? 30,
+      t0: key.t0 ?? 0,
+      // PSKC's TimeDrift (RFC 6030 §4.3.4) seeds the drift the first window is centred on.
+      state: { ...initialTotpState(), driftSteps: timeDrift(key) },
+    };
+  } else if (key.type === 'hotp') {
+    binding = { ...base, type: 'hotp', state: initialHotpState(key.counter ?? 0) };
+  } else {
+    throw new OtpError('bad-key', 'key type must be totp or hotp');
+  }
+  checkBinding(binding);
+  return binding;
+}
+
+function timeDrift(key: OtpKey): number {
+  const d: unknown = (key as { timeDrift?: unknown }).timeDrift;
+  if (d === undefined) return 0;
+  if (!Number.isSafeInteger(d))
+    throw new OtpError('bad-key', 'key timeDrift must be a whole number of steps');
+  return d as number;
+}
+
+/** Throws OtpError unless `b` looks like an OtpBinding (the store may hand back anything). */
+function checkBinding(b: unknown): asserts b is OtpBinding {
+  if (typeof b !== 'object' || b === null)
+    throw new OtpError('bad-binding', 'binding must be an object');
+  const x = b as Record<string, unknown>;
+  if (x.type !== 'totp' && x.type !== 'hotp') {
+    throw new OtpError('bad-binding', 'binding type must be totp or hotp');
+  }
+  if (typeof x.serial !== 'string' || typeof x.secret !== 'string') {
+    throw new OtpError('bad-binding', 'binding must carry a serial and a secret');
+  }
+  if (typeof x.state !== 'object' || x.state === null) {
+    throw new OtpError('bad-binding', 'binding must carry a state');
+  }
+}
+
+function isOtpMessage(m: unknown): m is { type: 'otp'; serial: string; code: string } {
+  if (typeof m !== 'object' || m === null) return false;
+  const x = m as Record<string, unknown>;
+  return x.type === 'otp' && typeof x.serial === 'string' && typeof x.code === 'string';
+}
+
+function decodeSecret(b64: string): Uint8Array {
+  try {
+    return fromBase64(b64, 'binding secret');
+  } catch (e) {
+    throw new OtpError('bad-binding', 'binding secret is not valid base64', { cause: e });
+  }
+}
