@@ -1,0 +1,178 @@
+/** The in-process HID transport: a host connection straight into an emulated device's firmware. */
+import { HidError } from './errors.js';
+import {
+  HID_REPORT_SIZE,
+  type HidDescriptor,
+  type HidDeviceFirmware,
+  type HidTransport,
+} from './port.js';
+import { checkReport, ReportQueue } from './queue.js';
+
+/** Which way a fault applies: host → device (output report) or device → host (input report). */
+export type HidDirection = 'to-device' | 'to-host';
+
+/**
+ * A one-shot fault the transport applies to the next report travelling in `direction`:
+ * drop it, send it twice, flip the bits of one byte, or hold it back for `ms`.
+ */
+export type HidFault =
+  | { readonly type: 'drop'; readonly direction: HidDirection }
+  | { readonly type: 'duplicate'; readonly direction: HidDirection }
+  | { readonly type: 'corrupt'; readonly direction: HidDirection; readonly byte?: number }
+  | { readonly type: 'delay'; readonly direction: HidDirection; readonly ms: number };
+
+/** Options of {@link VirtualHidTransport}. */
+export interface VirtualHidOptions {
+  /** What `descriptor.path` says (e.g. the device file); default `virtual`. */
+  readonly path?: string;
+  readonly product?: string;
+  readonly serialNumber?: string;
+  /** How often firmware.tick() runs while the device is busy; default 50 ms. */
+  readonly tickMs?: number;
+}
+
+/**
+ * A HidTransport over any {@link HidDeviceFirmware}, in the same process. Stricter than a USB
+ * stack, so host code that passes here works on hardware: it rejects reports that are not exactly
+ * 64 bytes and writes started while another is in flight, it answers on a later tick (never inside
+ * the call), and tests can inject faults. While the firmware is busy it calls tick() every
+ * `tickMs` so keepalives and timeouts happen as on a device.
+ */
+export class VirtualHidTransport implements HidTransport {
+  readonly descriptor: HidDescriptor;
+  readonly #firmware: HidDeviceFirmware;
+  readonly #queue = new ReportQueue();
+  readonly #faults: HidFault[] = [];
+  readonly #tickMs: number;
+  #writing = false;
+  #ticker: NodeJS.Timeout | undefined;
+  #closed = false;
+  #pending = new Set<NodeJS.Timeout>();
+
+  constructor(firmware: HidDeviceFirmware, options: VirtualHidOptions = {}) {
+    this.#firmware = firmware;
+    this.#tickMs = options.tickMs ?? 50;
+    if (!(this.#tickMs > 0)) throw new RangeError('tickMs must be positive');
+    this.descriptor = {
+      transport: 'virtual',
+      path: options.path ?? 'virtual',
+      product: options.product ?? 'mitid-sim virtual chip',
+      ...(options.serialNumber === undefined ? {} : { serialNumber: options.serialNumber }),
+    };
+  }
+
+  /** Opens a transport over `firmware` (no I/O: kept async for symmetry with the others). */
+  static open(
+    firmware: HidDeviceFirmware,
+    options: VirtualHidOptions = {},
+  ): Promise<VirtualHidTransport> {
+    return Promise.resolve(new VirtualHidTransport(firmware, options));
+  }
+
+  /** Queues a one-shot fault; faults of one direction apply in the order given. */
+  injectFault(fault: HidFault): void {
+    if (fault.type === 'delay' && !(fault.ms >= 0)) throw new RangeError('delay ms must be >= 0');
+    this.#faults.push(fault);
+  }
+
+  /** Faults queued and not yet applied. */
+  get pendingFaults(): number {
+    return this.#faults.length;
+  }
+
+  write(report: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new HidError('closed', 'the HID transport is closed'));
+    try {
+      checkReport(report, HID_REPORT_SIZE, 'output report');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.#writing) {
+      return Promise.reject(
+        new HidError('busy', 'a HID write is already in flight; await it first'),
+      );
+    }
+    this.#writing = true;
+    // Copy now: the caller may reuse its buffer once the promise settles, as with a real device.
+    const copy = new Uint8Array(report);
+    return new Promise((resolve) => {
+      setImmediate(() => {
+        this.#writing = false;
+        if (!this.#closed) this.#carry(copy, 'to-device', (r) => this.#deliverToDevice(r));
+        resolve();
+      });
+    });
+  }
+
+  read(timeoutMs: number): Promise<Uint8Array> {
+    return this.#queue.read(timeoutMs);
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#stopTicking();
+      for (const t of this.#pending) clearTimeout(t);
+      this.#pending.clear();
+      this.#queue.close(new HidError('closed', 'the HID transport is closed'));
+    }
+    return Promise.resolve();
+  }
+
+  #deliverToDevice(report: Uint8Array): void {
+    if (this.#closed) return;
+    this.#toHost(this.#firmware.handleReport(report));
+    this.#updateTicking();
+  }
+
+  #toHost(reports: Uint8Array[]): void {
+    for (const r of reports) this.#carry(new Uint8Array(r), 'to-host', (x) => this.#queue.push(x));
+  }
+
+  /** Applies the next fault queued for `direction`, if any, then hands the report on. */
+  #carry(report: Uint8Array, direction: HidDirection, deliver: (r: Uint8Array) => void): void {
+    const i = this.#faults.findIndex((f) => f.direction === direction);
+    const fault = i >= 0 ? this.#faults.splice(i, 1)[0] : undefined;
+    if (!fault) return deliver(report);
+    switch (fault.type) {
+      case 'drop':
+        return;
+      case 'duplicate':
+        deliver(report);
+        deliver(new Uint8Array(report));
+        return;
+      case 'corrupt': {
+        const at = fault.byte ?? report.length - 1;
+        if (at >= 0 && at < report.length) report[at] = (report[at] ?? 0) ^ 0xff;
+        deliver(report);
+        return;
+      }
+      case 'delay': {
+        const t = setTimeout(() => {
+          this.#pending.delete(t);
+          if (!this.#closed) deliver(report);
+        }, fault.ms);
+        this.#pending.add(t);
+        return;
+      }
+    }
+  }
+
+  #updateTicking(): void {
+    if (this.#firmware.busy && !this.#closed) {
+      if (!this.#ticker) {
+        this.#ticker = setInterval(() => {
+          this.#toHost(this.#firmware.tick());
+          if (!this.#firmware.busy) this.#stopTicking();
+        }, this.#tickMs);
+      }
+    } else {
+      this.#stopTicking();
+    }
+  }
+
+  #stopTicking(): void {
+    if (this.#ticker) clearInterval(this.#ticker);
+    this.#ticker = undefined;
+  }
+}
