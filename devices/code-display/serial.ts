@@ -1,0 +1,212 @@
+/** The code display on a serial line: serving an emulated one, and driving one (emulated or a jig) as an Authenticator. */
+import type {
+  Authenticator,
+  OtpBindRequest,
+  OtpBindResponse,
+  OtpChallenge,
+  OtpProof,
+} from '../../src/core/authenticator.js';
+import { DeviceError, MitidError } from '../../src/core/errors.js';
+import type { CodeDisplayStatus, LcdFrame } from '../../firmware-sim/code-display/firmware.js';
+import {
+  SerialClient,
+  SerialDeviceError,
+  type SerialClientOptions,
+} from '../../src/serial/client.js';
+import { ProtocolErrors } from '../../src/serial/protocol.js';
+import type {
+  DeviceIdentity,
+  DeviceStatus,
+  LcdReading,
+  SerialTarget,
+} from '../../src/serial/types.js';
+
+/**
+ * What {@link codeDisplayTarget} needs of a code display: the firmware itself
+ * (CodeDisplayFirmware) and the host-side device both fit.
+ */
+export interface CodeDisplayLike {
+  readonly serial: string;
+  press(): LcdFrame | Promise<LcdFrame>;
+  lcd(): LcdFrame | Promise<LcdFrame>;
+  status(): CodeDisplayStatus | Promise<CodeDisplayStatus>;
+  setClock(deviceMs: number): void | Promise<void>;
+}
+
+/** Options for {@link codeDisplayTarget}. */
+export interface CodeDisplayTargetOptions {
+  /** Persists the device after a state-changing command (a press, a clock setting). */
+  save?: () => void | Promise<void>;
+  /** Model name reported by `ID`. */
+  model?: string;
+}
+
+/** The status fields a code display adds to STATUS beyond the common ones (nothing secret). */
+function statusOf(s: CodeDisplayStatus): DeviceStatus {
+  return {
+    deviceTime: s.deviceTime,
+    batteryPercent: s.batteryPercent,
+    presses: s.presses,
+    driftPpm: s.driftPpm,
+    lowBattery: s.lowBattery,
+    extra: {
+      offset: s.offsetMs,
+      empty: s.batteryEmpty,
+      display: s.displayOn,
+      timeout: s.displayTimeoutMs,
+      clocksets: s.clockSets,
+      algorithm: s.algorithm,
+      digits: s.digits,
+      period: s.period,
+    },
+  };
+}
+
+/** A code display (firmware or device) as a {@link SerialTarget} for `serveSerial`. */
+export function codeDisplayTarget(
+  device: CodeDisplayLike,
+  options: CodeDisplayTargetOptions = {},
+): SerialTarget {
+  return {
+    async identify(): Promise<DeviceIdentity> {
+      const s = await device.status();
+      const id = { kind: 'code-display', serial: device.serial, firmware: s.firmwareVersion };
+      return options.model === undefined ? id : { ...id, model: options.model };
+    },
+    press: () => device.press(),
+    read: () => device.lcd(),
+    status: async () => statusOf(await device.status()),
+    setClock: (ms) => device.setClock(ms),
+    time: async () => (await device.status()).deviceTime,
+    ...(options.save === undefined ? {} : { save: options.save }),
+  };
+}
+
+/** ERR codes that are the line protocol's own, not conditions of the device (§5). */
+const PROTOCOL_CODES = new Set<string>(Object.values(ProtocolErrors));
+
+/**
+ * A device's `ERR` about itself (e.g. `battery-empty`) becomes a DeviceError with the same code,
+ * as the virtual code display would throw; line and protocol failures stay SerialErrors.
+ */
+function mapError(e: unknown): unknown {
+  if (e instanceof SerialDeviceError && !PROTOCOL_CODES.has(e.deviceCode)) {
+    return new DeviceError(e.deviceCode, e.message, { cause: e });
+  }
+  return e;
+}
+
+async function mapped<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw mapError(e);
+  }
+}
+
+/**
+ * A code display on a serial line, emulated (`mitid-sim serial serve`) or physical (a test jig
+ * that presses a real token's button and reads its display, docs/serial-protocol.md §6). It gives
+ * the same `bind` and `prove` results as the virtual code display, so one test suite runs
+ * against either.
+ */
+export class SerialCodeDisplay implements Authenticator<'code-display'> {
+  readonly kind = 'code-display' as const;
+  readonly serial: string;
+  /** What the device said about itself when opened. */
+  readonly identity: DeviceIdentity;
+  readonly #client: SerialClient;
+
+  private constructor(client: SerialClient, identity: DeviceIdentity) {
+    this.#client = client;
+    this.identity = identity;
+    this.serial = identity.serial;
+  }
+
+  /**
+   * Opens the port and asks `ID`. Throws SerialError ('not-found', 'timeout', 'protocol', ...)
+   * or DeviceError 'wrong-kind' when the far end is not a code display.
+   */
+  static async open(path: string, options: SerialClientOptions = {}): Promise<SerialCodeDisplay> {
+    const client = await SerialClient.open(path, options);
+    try {
+      const id = await mapped(client.identify());
+      if (id.kind !== 'code-display') {
+        throw new DeviceError(
+          'wrong-kind',
+          `the device on ${path} is a ${id.kind}, not a code display`,
+        );
+      }
+      return new SerialCodeDisplay(client, id);
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+  }
+
+  /** The serial connection, for commands beyond the Authenticator interface. */
+  get client(): SerialClient {
+    return this.#client;
+  }
+
+  /** Presses the button and returns what the display then shows. */
+  press(): Promise<LcdReading> {
+    return mapped(this.#client.press());
+  }
+
+  /** What the display shows now. */
+  lcd(): Promise<LcdReading> {
+    return mapped(this.#client.read());
+  }
+
+  /** The device's report on itself. */
+  status(): Promise<DeviceStatus> {
+    return mapped(this.#client.status());
+  }
+
+  /** Sets the device clock; resolves when the device has done it. */
+  async setClock(deviceMs: number): Promise<void> {
+    await mapped(this.#client.setTime(deviceMs));
+  }
+
+  /** Binding: a press; the user hands over the serial and the code shown. */
+  async bind(request: OtpBindRequest = {}): Promise<OtpBindResponse> {
+    const r = await this.#pressAt(request.at);
+    return { type: 'otp', serial: this.serial, code: r.code, deviceTime: r.deviceTime };
+  }
+
+  /** Login: a press; the proof is the code shown. */
+  async prove(challenge: OtpChallenge = {}): Promise<OtpProof> {
+    const r = await this.#pressAt(challenge.at);
+    return { type: 'otp', serial: this.serial, code: r.code, deviceTime: r.deviceTime };
+  }
+
+  /** Closes the line (the device keeps its own state). Idempotent. */
+  close(): Promise<void> {
+    return this.#client.close();
+  }
+
+  async #pressAt(at: number | undefined): Promise<{ code: string; deviceTime: number }> {
+    if (at !== undefined) {
+      // A device on a wire is pressed now, by a finger or a solenoid: it cannot be pressed at
+      // another moment, so the host's request for one is refused rather than silently ignored.
+      throw new DeviceError(
+        'unsupported',
+        'a device on a serial line can only be pressed now (omit "at")',
+      );
+    }
+    const r = await this.press();
+    if (!r.on || r.code === null) {
+      throw new DeviceError(
+        'no-code',
+        'the display shows no code after the press (battery empty?)',
+      );
+    }
+    return { code: r.code, deviceTime: r.deviceTime };
+  }
+}
+
+/** True when `e` came from the serial line or the device, so its message is safe to show. */
+export function isSerialDeviceFailure(e: unknown): e is MitidError {
+  return e instanceof MitidError;
+}
