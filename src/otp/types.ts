@@ -40,4 +40,9 @@ export interface OtpKey {
   readonly issuer?: string;
   /** PSKC KeyPackage/Key/@Id where the key came from a PSKC file. */
   readonly keyId?: string;
+  /**
+   * TOTP: the device clock's known drift in whole time steps, positive when the device runs
+   * ahead (PSKC Data/TimeDrift, RFC 6030 §4.3.4).
+   */
+  readonly timeDrift?: number;
 }
