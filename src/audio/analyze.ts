@@ -1,0 +1,445 @@
+/**
+ * The analyser: for any WAV of a spoken code (ours, a physical reader's headphone output, or
+ * another engine's), finds speech and pauses, measures levels and timing, hears the digits back
+ * by matching each segment against the engine's own renderings of 0-9, and fills the EN 301 549
+ * checklist.
+ */
+import { constantTimeEqualString } from '../core/bytes.js';
+import { buildChecklist, type ChecklistItem, type ReaderProfile } from './checklist.js';
+import { CodeSpeaker, DIGITS } from './code-speech.js';
+import { dbfs, envelope, fft, nextPow2, peak, resample, rms } from './dsp.js';
+import { createSpeechEngine } from './engines/index.js';
+import { AudioError } from './errors.js';
+import { dtw, FEATURE_RATE, mfcc } from './features.js';
+import {
+  DEFAULT_RATE_WPM,
+  MAX_RATE_WPM,
+  MIN_RATE_WPM,
+  SpeechLanguages,
+  type SpeechLanguage,
+} from './speech.js';
+import { decodeWav, type Pcm, type WavInfo } from './wav.js';
+
+/** Options of {@link analyzeAudio}. */
+export interface AnalyzeOptions {
+  /** The code the audio should say; only `matches` is reported, never this value. */
+  readonly expect?: string;
+  /** The language spoken; default 'auto' (both are tried, the closer wins). */
+  readonly lang?: SpeechLanguage | 'auto';
+  /** Renders the digit templates; default: a shared speaker over the embedded eSpeak NG. */
+  readonly speaker?: CodeSpeaker;
+  readonly voice?: string;
+  /** The reader's documented capabilities, for the checklist's device items. */
+  readonly profile?: ReaderProfile;
+}
+
+/** One stretch of sound between pauses. */
+export interface AnalysedSegment {
+  readonly kind: 'digit' | 'tone';
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly durationMs: number;
+  readonly peakDbfs: number;
+  readonly rmsDbfs: number;
+  /** The digit heard ('' for a tone). */
+  readonly digit: string;
+  /** DTW distance to the best template (lower is closer); 0 for a tone. */
+  readonly distance: number;
+  /** How much closer the best digit was than the runner-up (0..1; higher is surer). */
+  readonly confidence: number;
+  /** The tone's frequency (tones only). */
+  readonly toneHz?: number;
+}
+
+/** Everything the analyser found. */
+export interface AudioAnalysis {
+  readonly file: WavInfo & { readonly durationMs: number };
+  readonly levels: {
+    readonly peakDbfs: number;
+    /** RMS over the speech segments only. */
+    readonly speechRmsDbfs: number;
+    readonly clippedSamples: number;
+    readonly clipping: boolean;
+  };
+  readonly segments: readonly AnalysedSegment[];
+  /** Silences between consecutive digits (ms). */
+  readonly pausesMs: readonly number[];
+  readonly timing: {
+    readonly meanDigitMs: number | null;
+    readonly meanPauseMs: number | null;
+    /** Digits per second from the first digit's start to the last digit's end. */
+    readonly digitsPerSecond: number | null;
+    /** Digits per second of speech alone (pauses left out). */
+    readonly articulationDigitsPerSecond: number | null;
+    /** The engine rate (words per minute) whose digit lengths fit these best. */
+    readonly estimatedWpm: number | null;
+  };
+  readonly endTone: {
+    readonly detected: boolean;
+    readonly freqHz?: number;
+    readonly durationMs?: number;
+    readonly gapMs?: number;
+  };
+  readonly language: SpeechLanguage;
+  /** The digits heard, as a string. */
+  readonly decoded: string;
+  /** Present when an expected code was given. */
+  readonly matches?: boolean;
+  readonly checklist: readonly ChecklistItem[];
+}
+
+const HOP_MS = 5;
+
+interface RawSegment {
+  start: number; // samples
+  end: number;
+}
+
+/**
+ * Energy segmentation with hysteresis: a segment starts when the 10 ms RMS envelope rises over
+ * the high threshold and ends when it falls under the low one; both follow the recording's own
+ * noise floor and peak, so a quiet headphone recording segments like a loud file. Edges are then
+ * refined to the sample.
+ */
+export function segmentSpeech(pcm: Pcm): RawSegment[] {
+  const hop = Math.max(1, Math.round((pcm.sampleRate * HOP_MS) / 1000));
+  const env = envelope(pcm.samples, hop, 2 * hop);
+  if (env.length === 0) return [];
+  const sorted = Float64Array.from(env).sort();
+  const noise = sorted[Math.floor(sorted.length * 0.1)]!;
+  const top = sorted[sorted.length - 1]!;
+  const low = Math.max(noise * 2.5, top * 10 ** (-45 / 20), 16);
+  const high = Math.max(low * 3, top * 10 ** (-30 / 20));
+  const segs: RawSegment[] = [];
+  let i = 0;
+  while (i < env.length) {
+    if (env[i]! < high) {
+      i++;
+      continue;
+    }
+    let a = i;
+    while (a > 0 && env[a - 1]! >= low) a--;
+    let b = i;
+    while (b < env.length && env[b]! >= low) b++;
+    segs.push({ start: a * hop, end: Math.min(pcm.samples.length, b * hop) });
+    i = b;
+  }
+  // Refine each edge to the first and last sample over the low threshold.
+  const x = pcm.samples;
+  const lowAmp = low;
+  for (const s of segs) {
+    const from = Math.max(0, s.start - hop);
+    const to = Math.min(x.length, s.end + hop);
+    let a = from;
+    while (a < to && Math.abs(x[a]!) < lowAmp) a++;
+    let b = to;
+    while (b > a && Math.abs(x[b - 1]!) < lowAmp) b--;
+    s.start = a;
+    s.end = b;
+  }
+  // Drop clicks shorter than 25 ms.
+  const minLen = (pcm.sampleRate * 25) / 1000;
+  return segs.filter((s) => s.end - s.start >= minLen);
+}
+
+/** Merges segments split by a stop closure inside a word: gaps well under the typical pause. */
+function mergeClosures(segs: RawSegment[], sampleRate: number, target?: number): RawSegment[] {
+  const out = segs.map((s) => ({ ...s }));
+  const gapMs = (k: number) => ((out[k + 1]!.start - out[k]!.end) / sampleRate) * 1000;
+  const gaps = () => out.slice(0, -1).map((_, k) => gapMs(k));
+  const g0 = gaps().sort((a, b) => a - b);
+  const median = g0.length > 0 ? g0[Math.floor(g0.length / 2)]! : 0;
+  const limit = Math.min(120, Math.max(40, 0.45 * median));
+  const mergeAt = (k: number) => {
+    out[k] = { start: out[k]!.start, end: out[k + 1]!.end };
+    out.splice(k + 1, 1);
+  };
+  for (let k = 0; k < out.length - 1;) {
+    if (gapMs(k) < limit) mergeAt(k);
+    else k++;
+  }
+  // With an expected length, close the smallest gaps until the count fits.
+  if (target !== undefined) {
+    while (out.length > target && out.length > 1) {
+      const g = gaps();
+      mergeAt(g.indexOf(Math.min(...g)));
+    }
+  }
+  return out;
+}
+
+/** A tone, if `pcm` is one: over 70 % of its energy within ±40 Hz of one spectral peak. */
+export function detectTone(pcm: Pcm): { freqHz: number } | undefined {
+  const x = resample(pcm, FEATURE_RATE).samples;
+  if (x.length < 256) return undefined;
+  const n = Math.min(nextPow2(x.length) / 2 >= 256 ? nextPow2(x.length) / 2 : 256, 8192);
+  const off = Math.max(0, Math.floor((x.length - n) / 2));
+  const re = new Float64Array(n);
+  const im = new Float64Array(n);
+  for (let i = 0; i < n; i++)
+    re[i] = (x[off + i] ?? 0) * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1)));
+  fft(re, im);
+  const p = new Float64Array(n / 2);
+  let total = 0;
+  let best = 1;
+  for (let k = 1; k < n / 2; k++) {
+    p[k] = re[k]! * re[k]! + im[k]! * im[k]!;
+    total += p[k]!;
+    if (p[k]! > p[best]!) best = k;
+  }
+  const width = Math.max(2, Math.ceil((40 * n) / FEATURE_RATE));
+  let near = 0;
+  for (let k = Math.max(1, best - width); k <= Math.min(n / 2 - 1, best + width); k++)
+    near += p[k]!;
+  if (total === 0 || near / total < 0.7) return undefined;
+  // Parabolic interpolation of the peak on log power.
+  const [l, c, r] = [
+    Math.log(p[best - 1]! + 1e-9),
+    Math.log(p[best]! + 1e-9),
+    Math.log(p[best + 1]! + 1e-9),
+  ];
+  const delta = (l - r) / (2 * (l - 2 * c + r) || 1);
+  return { freqHz: Math.round(((best + delta) * FEATURE_RATE) / n) };
+}
+
+let sharedSpeaker: CodeSpeaker | undefined;
+const templateCache = new WeakMap<CodeSpeaker, Map<string, Promise<Template[]>>>();
+
+interface Template {
+  digit: string;
+  features: Float64Array[];
+  durationMs: number;
+}
+
+function templates(
+  speaker: CodeSpeaker,
+  lang: SpeechLanguage,
+  rate: number,
+  voice?: string,
+): Promise<Template[]> {
+  let m = templateCache.get(speaker);
+  if (!m) templateCache.set(speaker, (m = new Map()));
+  const key = `${lang}\u0000${voice ?? ''}\u0000${rate}`;
+  let p = m.get(key);
+  if (!p) {
+    p = speaker
+      .digits(lang, rate, voice)
+      .then((ds) =>
+        ds.map((d, i) => ({
+          digit: DIGITS[i]!,
+          features: mfcc(d),
+          durationMs: (d.samples.length / d.sampleRate) * 1000,
+        })),
+      );
+    m.set(key, p);
+    p.catch(() => m.delete(key));
+  }
+  return p;
+}
+
+interface Decoding {
+  lang: SpeechLanguage;
+  digits: {
+    digit: string;
+    distance: number;
+    confidence: number;
+    durationMs: number;
+    templateMs: number;
+  }[];
+  total: number;
+}
+
+async function decodeWith(
+  speaker: CodeSpeaker,
+  lang: SpeechLanguage,
+  rate: number,
+  voice: string | undefined,
+  feats: Float64Array[][],
+  durs: number[],
+): Promise<Decoding> {
+  const ts = await templates(speaker, lang, rate, voice);
+  let total = 0;
+  const digits = feats.map((f, i) => {
+    const scored = ts.map((t) => ({ t, d: dtw(f, t.features) })).sort((a, b) => a.d - b.d);
+    const best = scored[0]!;
+    const second = scored[1]!;
+    total += best.d;
+    return {
+      digit: best.t.digit,
+      distance: best.d,
+      confidence: second.d > 0 ? Math.max(0, Math.min(1, (second.d - best.d) / second.d)) : 0,
+      durationMs: durs[i]!,
+      templateMs: best.t.durationMs,
+    };
+  });
+  return { lang, digits, total };
+}
+
+/** The median of `xs` (which must not be empty). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Analyses a WAV file's bytes. */
+export async function analyzeWav(
+  wav: Uint8Array,
+  options: AnalyzeOptions = {},
+): Promise<AudioAnalysis> {
+  const decoded = decodeWav(wav);
+  return analyzeAudio(decoded, decoded.info, options);
+}
+
+/** Analyses mono PCM (with what its file held, for the report). */
+export async function analyzeAudio(
+  pcm: Pcm,
+  info: WavInfo,
+  options: AnalyzeOptions = {},
+): Promise<AudioAnalysis> {
+  if (options.expect !== undefined && !/^\d{1,16}$/.test(options.expect)) {
+    throw new AudioError('bad-option', 'the expected code must be 1 to 16 digits');
+  }
+  const langOpt = options.lang ?? 'auto';
+  if (langOpt !== 'auto' && !(SpeechLanguages as readonly string[]).includes(langOpt)) {
+    throw new AudioError(
+      'bad-option',
+      `language must be auto or one of ${SpeechLanguages.join(', ')}`,
+    );
+  }
+  const speaker =
+    options.speaker ?? (sharedSpeaker ??= new CodeSpeaker(createSpeechEngine('espeak-ng-wasm')));
+  const sr = pcm.sampleRate;
+  const ms = (n: number) => (n / sr) * 1000;
+  const x = pcm.samples;
+
+  // 1. Segments, and which of them are tones.
+  let raw = segmentSpeech(pcm);
+  const toneOf = new Map<RawSegment, number>();
+  for (const s of raw) {
+    const t = detectTone({ samples: x.subarray(s.start, s.end), sampleRate: sr });
+    if (t) toneOf.set(s, t.freqHz);
+  }
+  const speech = mergeClosures(
+    raw.filter((s) => !toneOf.has(s)),
+    sr,
+    options.expect?.length,
+  );
+  raw = [...speech, ...raw.filter((s) => toneOf.has(s))].sort((a, b) => a.start - b.start);
+  if (speech.length === 0) {
+    throw new AudioError('bad-wav', 'no speech found in the audio');
+  }
+
+  // 2. Features, then the digits: templates at the default rate first, then at the rate the
+  // durations point to (DTW absorbs tempo, but closer templates give surer matches and a rate).
+  const feats = speech.map((s) => mfcc({ samples: x.subarray(s.start, s.end), sampleRate: sr }));
+  const durs = speech.map((s) => ms(s.end - s.start));
+  const langs: SpeechLanguage[] = langOpt === 'auto' ? [...SpeechLanguages] : [langOpt];
+  let best: Decoding | undefined;
+  for (const lang of langs) {
+    const d = await decodeWith(speaker, lang, DEFAULT_RATE_WPM, options.voice, feats, durs);
+    if (!best || d.total < best.total) best = d;
+  }
+  let dec = best!;
+  let rateAt = DEFAULT_RATE_WPM;
+  const estimate = (d: Decoding, r: number) => {
+    const ratio = median(d.digits.map((g) => g.templateMs / g.durationMs));
+    return Math.round(Math.min(MAX_RATE_WPM, Math.max(MIN_RATE_WPM, r * ratio)));
+  };
+  for (let round = 0; round < 2; round++) {
+    const est = estimate(dec, rateAt);
+    if (Math.abs(est - rateAt) / rateAt < 0.03) break;
+    rateAt = est;
+    dec = await decodeWith(speaker, dec.lang, rateAt, options.voice, feats, durs);
+  }
+  const estimatedWpm = estimate(dec, rateAt);
+
+  // 3. Levels and timing.
+  const p = peak(x);
+  let clipped = 0;
+  for (let i = 0; i < x.length; i++) if (x[i]! >= 32767 || x[i]! <= -32768) clipped++;
+  let sumSq = 0;
+  let nSpeech = 0;
+  for (const s of speech) {
+    const r = rms(x, s.start, s.end);
+    sumSq += r * r * (s.end - s.start);
+    nSpeech += s.end - s.start;
+  }
+  const pausesMs = speech.slice(1).map((s, k) => ms(s.start - speech[k]!.end));
+  const lastSpeech = speech[speech.length - 1]!;
+  const tones = raw.filter((s) => toneOf.has(s) && s.start >= lastSpeech.end);
+  const tone = tones[0];
+  const span = ms(lastSpeech.end - speech[0]!.start);
+  const speechMs = durs.reduce((a, b) => a + b, 0);
+
+  const segments: AnalysedSegment[] = raw.map((s) => {
+    const base = {
+      startMs: ms(s.start),
+      endMs: ms(s.end),
+      durationMs: ms(s.end - s.start),
+      peakDbfs: dbfs(peak(x, s.start, s.end)),
+      rmsDbfs: dbfs(rms(x, s.start, s.end)),
+    };
+    const k = speech.indexOf(s);
+    if (k < 0)
+      return {
+        kind: 'tone' as const,
+        ...base,
+        digit: '',
+        distance: 0,
+        confidence: 1,
+        toneHz: toneOf.get(s)!,
+      };
+    const g = dec.digits[k]!;
+    return {
+      kind: 'digit' as const,
+      ...base,
+      digit: g.digit,
+      distance: g.distance,
+      confidence: g.confidence,
+    };
+  });
+  const heard = dec.digits.map((g) => g.digit).join('');
+  const matches =
+    options.expect === undefined ? undefined : constantTimeEqualString(heard, options.expect);
+  const speechRmsDbfs = nSpeech > 0 ? dbfs(Math.sqrt(sumSq / nSpeech)) : -Infinity;
+  const checklist = buildChecklist(
+    {
+      digitSegments: speech.length,
+      decoded: heard,
+      ...(options.expect !== undefined ? { expected: options.expect } : {}),
+      language: dec.lang,
+      minPauseMs: pausesMs.length > 0 ? Math.min(...pausesMs) : null,
+      endTone: tone !== undefined,
+      clipping: clipped > 0,
+      speechRmsDbfs,
+    },
+    options.profile,
+  );
+  return {
+    file: { ...info, durationMs: ms(x.length) },
+    levels: { peakDbfs: dbfs(p), speechRmsDbfs, clippedSamples: clipped, clipping: clipped > 0 },
+    segments,
+    pausesMs,
+    timing: {
+      meanDigitMs: speechMs / speech.length,
+      meanPauseMs:
+        pausesMs.length > 0 ? pausesMs.reduce((a, b) => a + b, 0) / pausesMs.length : null,
+      digitsPerSecond: span > 0 ? (speech.length * 1000) / span : null,
+      articulationDigitsPerSecond: speechMs > 0 ? (speech.length * 1000) / speechMs : null,
+      estimatedWpm,
+    },
+    endTone: tone
+      ? {
+          detected: true,
+          freqHz: toneOf.get(tone)!,
+          durationMs: ms(tone.end - tone.start),
+          gapMs: ms(tone.start - lastSpeech.end),
+        }
+      : { detected: false },
+    language: dec.lang,
+    decoded: heard,
+    ...(matches !== undefined ? { matches } : {}),
+    checklist,
+  };
+}

@@ -1,0 +1,195 @@
+/** Codes spoken digit by digit: each digit rendered once per voice and rate, cached, and assembled. */
+import { AudioError } from './errors.js';
+import { sineTone, trimSilence } from './dsp.js';
+import {
+  DEFAULT_RATE_WPM,
+  checkSpeechRequest,
+  type SpeechEngine,
+  type SpeechLanguage,
+} from './speech.js';
+import type { Pcm } from './wav.js';
+
+/** The ten digits, as the engine is asked to say them. */
+export const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
+
+/** Pause limits between digits (ms): long enough to count digits, short enough to remember them. */
+export const MIN_PAUSE_MS = 150;
+export const MAX_PAUSE_MS = 3000;
+
+/** The end tone: a short sine beep after the last digit (our choice; the real tone is not published). */
+export interface EndTone {
+  readonly freqHz: number;
+  readonly ms: number;
+  /** 0..1 of full scale. */
+  readonly amplitude: number;
+}
+/** Default {@link EndTone}: 1 kHz for 150 ms at half scale. */
+export const DEFAULT_END_TONE: EndTone = Object.freeze({ freqHz: 1000, ms: 150, amplitude: 0.5 });
+
+/** How to speak a code. */
+export interface SpeakCodeOptions {
+  readonly lang: SpeechLanguage;
+  /** Words (digits) per minute, 80-450; default {@link DEFAULT_RATE_WPM}. */
+  readonly rate?: number;
+  readonly voice?: string;
+  /** Silence between digits, ms; default 400. */
+  readonly pauseMs?: number;
+  /** Silence before the first digit and after the end tone, ms; default 100. */
+  readonly edgeMs?: number;
+  /** The end tone, or false for none; default {@link DEFAULT_END_TONE}. */
+  readonly endTone?: EndTone | false;
+  /** Silence between the last digit and the end tone, ms; default: `pauseMs`. */
+  readonly tonePauseMs?: number;
+}
+
+/** Where each part of a spoken code lies in its audio. */
+export interface TimelineEntry {
+  readonly kind: 'digit' | 'tone';
+  /** The digit, or '' for the tone. */
+  readonly digit: string;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** A spoken code: its audio, where each digit is, and the settings that made it. */
+export interface SpokenCode {
+  readonly pcm: Pcm;
+  readonly timeline: readonly TimelineEntry[];
+  readonly settings: {
+    readonly engine: string;
+    readonly lang: SpeechLanguage;
+    readonly voice: string;
+    readonly rate: number;
+    readonly pauseMs: number;
+    readonly endTone: EndTone | false;
+  };
+}
+
+function checkMs(x: unknown, min: number, max: number, name: string): number {
+  if (typeof x !== 'number' || !Number.isFinite(x) || x < min || x > max) {
+    throw new AudioError(
+      'bad-option',
+      `${name} must be a number of milliseconds from ${min} to ${max}`,
+    );
+  }
+  return x;
+}
+
+/** Checks an end tone; AudioError('bad-option') naming the field. */
+export function checkEndTone(t: EndTone | false): EndTone | false {
+  if (t === false) return false;
+  if (typeof t !== 'object' || t === null)
+    throw new AudioError('bad-option', 'endTone must be an object or false');
+  if (typeof t.freqHz !== 'number' || !(t.freqHz >= 200 && t.freqHz <= 4000)) {
+    throw new AudioError('bad-option', 'endTone.freqHz must be from 200 to 4000');
+  }
+  checkMs(t.ms, 30, 1000, 'endTone.ms');
+  if (typeof t.amplitude !== 'number' || !(t.amplitude > 0 && t.amplitude <= 1)) {
+    throw new AudioError('bad-option', 'endTone.amplitude must be above 0 and at most 1');
+  }
+  return t;
+}
+
+/**
+ * Speaks codes with one engine. The ten digits are rendered once per (language, voice, rate) in
+ * a single engine run, trimmed of silence and kept; a code is then plain sample copying, so its
+ * WAV is ready in well under a millisecond per digit.
+ */
+export class CodeSpeaker {
+  readonly engine: SpeechEngine;
+  readonly #cache = new Map<string, Promise<readonly Pcm[]>>();
+
+  constructor(engine: SpeechEngine) {
+    this.engine = engine;
+  }
+
+  /** The trimmed renderings of 0-9 for this language, voice and rate (cached). */
+  digits(
+    lang: SpeechLanguage,
+    rate: number = DEFAULT_RATE_WPM,
+    voice?: string,
+  ): Promise<readonly Pcm[]> {
+    checkSpeechRequest({ lang, rate, voice });
+    const v = voice ?? this.engine.defaultVoice(lang);
+    const key = `${lang}\u0000${v}\u0000${rate}`;
+    let p = this.#cache.get(key);
+    if (!p) {
+      p = this.#renderDigits(lang, rate, v);
+      this.#cache.set(key, p);
+      // A failed render is not cached: the next call tries again.
+      p.catch(() => this.#cache.delete(key));
+    }
+    return p;
+  }
+
+  async #renderDigits(lang: SpeechLanguage, rate: number, voice: string): Promise<readonly Pcm[]> {
+    const req = { lang, rate, voice };
+    const raw = this.engine.renderSeparate
+      ? await this.engine.renderSeparate(DIGITS, req)
+      : await Promise.all(DIGITS.map((text) => this.engine.render({ ...req, text })));
+    const out = raw.map((p) => trimSilence(p));
+    const rate0 = out[0]?.sampleRate;
+    if (out.some((p) => p.samples.length === 0 || p.sampleRate !== rate0)) {
+      throw new AudioError('engine-failed', `${this.engine.id} produced no audio for a digit`);
+    }
+    return Object.freeze(out);
+  }
+
+  /** Speaks `code` (digits only) digit by digit with exact pauses and an end tone. */
+  async speakCode(code: string, options: SpeakCodeOptions): Promise<SpokenCode> {
+    if (typeof code !== 'string' || !/^\d{1,16}$/.test(code)) {
+      throw new AudioError('bad-option', 'code must be 1 to 16 digits');
+    }
+    const rate = options.rate ?? DEFAULT_RATE_WPM;
+    const pauseMs = checkMs(options.pauseMs ?? 400, MIN_PAUSE_MS, MAX_PAUSE_MS, 'pauseMs');
+    const edgeMs = checkMs(options.edgeMs ?? 100, 0, 5000, 'edgeMs');
+    const endTone = checkEndTone(options.endTone ?? DEFAULT_END_TONE);
+    const tonePauseMs = checkMs(
+      options.tonePauseMs ?? pauseMs,
+      MIN_PAUSE_MS,
+      MAX_PAUSE_MS,
+      'tonePauseMs',
+    );
+    const digits = await this.digits(options.lang, rate, options.voice);
+    const sr = digits[0]!.sampleRate;
+    const samplesOf = (ms: number) => Math.round((ms * sr) / 1000);
+    const tone = endTone ? sineTone(sr, endTone.freqHz, endTone.ms, endTone.amplitude) : undefined;
+    const pause = samplesOf(pauseMs);
+    const edge = samplesOf(edgeMs);
+    let total = 2 * edge + pause * (code.length - 1);
+    for (const ch of code) total += digits[Number(ch)]!.samples.length;
+    if (tone) total += samplesOf(tonePauseMs) + tone.length;
+    const samples = new Int16Array(total);
+    const timeline: TimelineEntry[] = [];
+    const ms = (n: number) => (n / sr) * 1000;
+    let at = edge;
+    for (let i = 0; i < code.length; i++) {
+      const d = digits[Number(code[i])]!;
+      samples.set(d.samples, at);
+      timeline.push({
+        kind: 'digit',
+        digit: code[i]!,
+        startMs: ms(at),
+        endMs: ms(at + d.samples.length),
+      });
+      at += d.samples.length + (i < code.length - 1 ? pause : 0);
+    }
+    if (tone) {
+      at += samplesOf(tonePauseMs);
+      samples.set(tone, at);
+      timeline.push({ kind: 'tone', digit: '', startMs: ms(at), endMs: ms(at + tone.length) });
+    }
+    return {
+      pcm: { samples, sampleRate: sr },
+      timeline,
+      settings: {
+        engine: this.engine.id,
+        lang: options.lang,
+        voice: options.voice ?? this.engine.defaultVoice(options.lang),
+        rate,
+        pauseMs,
+        endTone,
+      },
+    };
+  }
+}
