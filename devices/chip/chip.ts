@@ -1,0 +1,322 @@
+/** The chip as an Authenticator: WebAuthn-shaped bind and prove over CTAP2, for virtual and real keys. */
+import type {
+  Authenticator,
+  WebAuthnBindRequest,
+  WebAuthnBindResponse,
+  WebAuthnChallenge,
+  WebAuthnProof,
+} from '../../src/core/authenticator.js';
+import { DeviceError } from '../../src/core/errors.js';
+import {
+  CtapHidClient,
+  KeepaliveStatus,
+  type CtapHidClientOptions,
+} from '../../src/ctap/ctaphid.js';
+import type { HidTransport } from '../../src/hid/port.js';
+import {
+  Ctap2Client,
+  type AssertionResult,
+  type AuthenticatorInfo,
+  type CtapCallOptions,
+  type CtapCborChannel,
+  type PinUvAuthToken,
+} from './ctap2.js';
+import { PinPermissions } from './pin.js';
+import { attestationObject, checkRpId, clientDataJson, sha256 } from './webauthn.js';
+
+/** What every chip call may be given. */
+export interface ChipCallOptions {
+  /** Cancels the request at the key (CTAPHID_CANCEL). */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of {@link Chip.fromTransport}. */
+export interface ChipOptions {
+  /** The serial printed on the chip; default the HID serial number, else the AAGUID in hex. */
+  readonly serial?: string;
+  /** Called when the key waits for a touch ("touch your key" prompts; manual presses). */
+  readonly onUserPresence?: () => void;
+  /** Run after every CTAP command (the virtual chip saves its flash here). */
+  readonly afterCommand?: () => Promise<void>;
+  /** Run once by close(), after the transport is closed. */
+  readonly onClose?: () => Promise<void>;
+  /** CTAPHID options (per-report timeout). */
+  readonly hid?: CtapHidClientOptions;
+}
+
+/** The user-verification decision for one request. */
+interface UvPlan {
+  readonly token?: PinUvAuthToken;
+  readonly uv?: boolean;
+}
+
+/**
+ * A MitID chip: a FIDO2 key spoken to over CTAPHID, virtual (firmware in this process or behind
+ * UDP) or real (node-hid). bind() registers a credential and returns a WebAuthn attestation;
+ * prove() signs a login challenge and returns a WebAuthn assertion. Open one with `openChip`
+ * (devices/chip/open.ts), which picks the transport from the address.
+ */
+export class Chip implements Authenticator<'chip'> {
+  readonly kind = 'chip' as const;
+  readonly serial: string;
+  /** The CTAP2 command layer, for what the Authenticator interface does not cover. */
+  readonly ctap: Ctap2Client;
+  /** The CTAPHID framing layer (wink, ping, U2F messages). */
+  readonly hid: CtapHidClient;
+  readonly #options: ChipOptions;
+  #closed = false;
+
+  private constructor(hid: CtapHidClient, ctap: Ctap2Client, serial: string, options: ChipOptions) {
+    this.hid = hid;
+    this.ctap = ctap;
+    this.serial = serial;
+    this.#options = options;
+  }
+
+  /** A chip over an open transport: allocates a CTAPHID channel and reads getInfo. */
+  static async fromTransport(transport: HidTransport, options: ChipOptions = {}): Promise<Chip> {
+    let hid: CtapHidClient;
+    try {
+      hid = await CtapHidClient.open(transport, options.hid);
+    } catch (e) {
+      await transport.close().catch(() => undefined);
+      throw e;
+    }
+    const channel: CtapCborChannel = {
+      cbor: async (request, o: CtapCallOptions = {}) => {
+        let told = false;
+        const onUp = o.onUserPresence ?? options.onUserPresence;
+        try {
+          return await hid.cbor(request, {
+            ...(o.signal ? { signal: o.signal } : {}),
+            onKeepalive: (status) => {
+              if (status === KeepaliveStatus.UPNEEDED && !told) {
+                told = true;
+                onUp?.();
+              }
+            },
+          });
+        } finally {
+          await options.afterCommand?.();
+        }
+      },
+    };
+    const ctap = new Ctap2Client(channel);
+    try {
+      const info = await ctap.getInfo();
+      const serial =
+        options.serial ??
+        transport.descriptor.serialNumber ??
+        Buffer.from(info.aaguid).toString('hex');
+      return new Chip(hid, ctap, serial, options);
+    } catch (e) {
+      await hid.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** authenticatorGetInfo. */
+  info(): Promise<AuthenticatorInfo> {
+    return this.ctap.getInfo();
+  }
+
+  /**
+   * Registers a credential (WebAuthn create over CTAP2 makeCredential) and returns what a
+   * browser hands the relying party: clientDataJSON and the attestation object.
+   */
+  async bind(
+    request: WebAuthnBindRequest,
+    options: ChipCallOptions = {},
+  ): Promise<WebAuthnBindResponse> {
+    this.#open();
+    checkRpId(request.rp.id, request.origin);
+    const clientDataJSON = clientDataJson('webauthn.create', request.challenge, request.origin);
+    const clientDataHash = sha256(clientDataJSON);
+    const plan = await this.#uv(
+      request.userVerification,
+      request.pin,
+      PinPermissions.makeCredential,
+      request.rp.id,
+      options,
+    );
+    const made = await this.ctap.makeCredential(
+      {
+        clientDataHash,
+        rp: { id: request.rp.id, name: request.rp.name },
+        user: {
+          id: request.user.id,
+          name: request.user.name,
+          displayName: request.user.displayName,
+        },
+        ...(request.excludeCredentials ? { excludeList: request.excludeCredentials } : {}),
+        ...(request.residentKey ? { rk: true } : {}),
+        ...(plan.uv ? { uv: true } : {}),
+        ...(plan.token
+          ? {
+              pinUvAuthParam: Ctap2Client.pinUvAuthParam(plan.token, clientDataHash),
+              pinUvAuthProtocol: plan.token.protocol,
+            }
+          : {}),
+      },
+      this.#call(options),
+    );
+    return {
+      type: 'webauthn.create',
+      credentialId: made.credentialId,
+      clientDataJSON,
+      attestationObject: attestationObject(made.fmt, made.authData, made.attStmt),
+      transports: ['usb'],
+    };
+  }
+
+  /** Signs a login challenge (WebAuthn get over CTAP2 getAssertion); the first match. */
+  async prove(challenge: WebAuthnChallenge, options: ChipCallOptions = {}): Promise<WebAuthnProof> {
+    const [first] = await this.#assert(challenge, options, false);
+    return first!;
+  }
+
+  /**
+   * Every assertion for a discoverable-credential login (no allow list): one per account the key
+   * holds for the relying party, as a browser's account picker would offer them.
+   */
+  async proveAll(
+    challenge: WebAuthnChallenge,
+    options: ChipCallOptions = {},
+  ): Promise<WebAuthnProof[]> {
+    return this.#assert(challenge, options, true);
+  }
+
+  async #assert(
+    challenge: WebAuthnChallenge,
+    options: ChipCallOptions,
+    all: boolean,
+  ): Promise<WebAuthnProof[]> {
+    this.#open();
+    checkRpId(challenge.rpId, challenge.origin);
+    const clientDataJSON = clientDataJson('webauthn.get', challenge.challenge, challenge.origin);
+    const clientDataHash = sha256(clientDataJSON);
+    const plan = await this.#uv(
+      challenge.userVerification,
+      challenge.pin,
+      PinPermissions.getAssertion,
+      challenge.rpId,
+      options,
+    );
+    const params = {
+      rpId: challenge.rpId,
+      clientDataHash,
+      ...(challenge.allowCredentials?.length ? { allowList: challenge.allowCredentials } : {}),
+      ...(plan.uv ? { uv: true } : {}),
+      ...(plan.token
+        ? {
+            pinUvAuthParam: Ctap2Client.pinUvAuthParam(plan.token, clientDataHash),
+            pinUvAuthProtocol: plan.token.protocol,
+          }
+        : {}),
+    };
+    const call = this.#call(options);
+    const results: AssertionResult[] = all
+      ? await this.ctap.getAssertions(params, call)
+      : [await this.ctap.getAssertion(params, call)];
+    return results.map((r) => ({
+      type: 'webauthn.get' as const,
+      credentialId: r.credentialId,
+      clientDataJSON,
+      authenticatorData: r.authData,
+      signature: r.signature,
+      ...(r.user ? { userHandle: r.user.id } : {}),
+    }));
+  }
+
+  /**
+   * CTAP 2.1 §6.1.1 and §6.2.1 from the platform's side: with a PIN, get a token scoped to this
+   * command and relying party; without one, ask for built-in UV only when the RP requires it.
+   */
+  async #uv(
+    want: 'required' | 'preferred' | 'discouraged' | undefined,
+    pin: string | undefined,
+    permission: number,
+    rpId: string,
+    options: ChipCallOptions,
+  ): Promise<UvPlan> {
+    const info = await this.ctap.getInfo();
+    if (pin !== undefined && want !== 'discouraged') {
+      if (info.options.clientPin !== true) {
+        throw new DeviceError('pin-not-set', 'a PIN was given but the key has no PIN set');
+      }
+      return {
+        token: await this.ctap.getPinToken(
+          pin,
+          { permissions: permission, rpId },
+          this.#call(options),
+        ),
+      };
+    }
+    if (want === 'required') {
+      if (info.options.uv === true) return { uv: true };
+      if (info.options.clientPin === true) {
+        throw new DeviceError(
+          'pin-required',
+          "the relying party requires user verification: give the key's PIN",
+        );
+      }
+      throw new DeviceError(
+        'uv-unavailable',
+        'the relying party requires user verification, which this key cannot do without a PIN set',
+      );
+    }
+    return {};
+  }
+
+  /** Sets the first PIN. */
+  async setPin(pin: string, options: ChipCallOptions = {}): Promise<void> {
+    this.#open();
+    await this.ctap.setPin(pin, this.#call(options));
+  }
+
+  /** Changes the PIN. */
+  async changePin(
+    currentPin: string,
+    newPin: string,
+    options: ChipCallOptions = {},
+  ): Promise<void> {
+    this.#open();
+    await this.ctap.changePin(currentPin, newPin, this.#call(options));
+  }
+
+  /** Wrong PINs left before the key blocks its PIN. */
+  async pinRetries(options: ChipCallOptions = {}): Promise<number> {
+    this.#open();
+    return this.ctap.getPinRetries(this.#call(options));
+  }
+
+  /** authenticatorReset: wipes every credential and the PIN (needs a touch). */
+  async reset(options: ChipCallOptions = {}): Promise<void> {
+    this.#open();
+    await this.ctap.reset(this.#call(options));
+  }
+
+  /** Blinks the key (CTAPHID_WINK), so a user can tell which one is meant. */
+  async wink(): Promise<void> {
+    this.#open();
+    await this.hid.wink();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.hid.close();
+    } finally {
+      await this.#options.onClose?.();
+    }
+  }
+
+  #call(options: ChipCallOptions): CtapCallOptions {
+    return options.signal ? { signal: options.signal } : {};
+  }
+
+  #open(): void {
+    if (this.#closed) throw new DeviceError('closed', 'the chip is closed');
+  }
+}

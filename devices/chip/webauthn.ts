@@ -1,0 +1,157 @@
+/**
+ * The WebAuthn side of the chip: client data, authenticator data parsing and the attestation
+ * object, as a browser builds them around CTAP2 responses (WebAuthn Level 3 §5.8.1, §6.1, §6.5).
+ */
+import { createHash } from 'node:crypto';
+import { DeviceError, toBase64Url, utf8 } from '../../src/core/index.js';
+import { decodeCborPrefix, encodeCbor } from '../../src/ctap/cbor.js';
+
+/** Flags of the authenticator data (WebAuthn §6.1). */
+export const AuthDataFlags = {
+  userPresent: 0x01,
+  userVerified: 0x04,
+  backupEligible: 0x08,
+  backedUp: 0x10,
+  attestedCredentialData: 0x40,
+  extensionData: 0x80,
+} as const;
+
+/** Authenticator data, parsed. */
+export interface ParsedAuthData {
+  readonly rpIdHash: Uint8Array;
+  readonly flags: number;
+  readonly signCount: number;
+  readonly aaguid?: Uint8Array;
+  readonly credentialId?: Uint8Array;
+  /** The credential public key as a decoded COSE map. */
+  readonly credentialPublicKey?: Map<number | string, unknown>;
+  readonly extensions?: Map<number | string, unknown>;
+}
+
+function bad(what: string): DeviceError {
+  return new DeviceError(
+    'bad-authenticator-data',
+    `the authenticator's data is malformed: ${what}`,
+  );
+}
+
+/** Parses authenticator data (WebAuthn §6.1), checking every length it reads. */
+export function parseAuthData(data: Uint8Array): ParsedAuthData {
+  if (!(data instanceof Uint8Array) || data.length < 37) throw bad('shorter than 37 bytes');
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const flags = data[32] ?? 0;
+  const signCount = view.getUint32(33);
+  let at = 37;
+  let out: ParsedAuthData = { rpIdHash: data.subarray(0, 32), flags, signCount };
+  if (flags & AuthDataFlags.attestedCredentialData) {
+    if (data.length < at + 18) throw bad('attested credential data is cut short');
+    const aaguid = data.subarray(at, at + 16);
+    const idLen = view.getUint16(at + 16);
+    at += 18;
+    if (data.length < at + idLen) throw bad('credential ID is cut short');
+    const credentialId = data.subarray(at, at + idLen);
+    at += idLen;
+    let key;
+    try {
+      key = decodeCborPrefix(data, at, { canonical: false });
+    } catch {
+      throw bad('credential public key is not CBOR');
+    }
+    if (!(key.value instanceof Map)) throw bad('credential public key is not a map');
+    at = key.end;
+    out = {
+      ...out,
+      aaguid,
+      credentialId,
+      credentialPublicKey: key.value as Map<number | string, unknown>,
+    };
+  }
+  if (flags & AuthDataFlags.extensionData) {
+    let ext;
+    try {
+      ext = decodeCborPrefix(data, at, { canonical: false });
+    } catch {
+      throw bad('extensions are not CBOR');
+    }
+    if (!(ext.value instanceof Map)) throw bad('extensions are not a map');
+    at = ext.end;
+    out = { ...out, extensions: ext.value as Map<number | string, unknown> };
+  }
+  if (at !== data.length) throw bad(`${data.length - at} bytes left over`);
+  return out;
+}
+
+/**
+ * CollectedClientData as JSON (WebAuthn §5.8.1), members in the order §5.8.1.1 serialises them,
+ * so a relying party's limited verification would accept it too.
+ */
+export function clientDataJson(
+  type: 'webauthn.create' | 'webauthn.get',
+  challenge: Uint8Array,
+  origin: string,
+): Uint8Array {
+  if (!(challenge instanceof Uint8Array) || challenge.length < 16) {
+    throw new DeviceError(
+      'bad-challenge',
+      'the challenge must be at least 16 bytes (WebAuthn §13.4.3)',
+    );
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    throw new DeviceError('bad-origin', 'the origin is not a URL');
+  }
+  if (parsed.origin !== origin)
+    throw new DeviceError('bad-origin', `not an origin (scheme://host[:port]): ${origin}`);
+  return utf8(
+    JSON.stringify({ type, challenge: toBase64Url(challenge), origin, crossOrigin: false }),
+  );
+}
+
+/** SHA-256 of `data`. */
+export function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data).digest());
+}
+
+/**
+ * The attestation object (WebAuthn §6.5): the makeCredential response's fmt, attStmt and
+ * authData under their text names, CBOR-encoded.
+ */
+export function attestationObject(fmt: string, authData: Uint8Array, attStmt: unknown): Uint8Array {
+  return encodeCbor(
+    new Map<string, unknown>([
+      ['fmt', fmt],
+      ['attStmt', attStmt],
+      ['authData', authData],
+    ]),
+  );
+}
+
+/**
+ * Checks an rpId the way a browser would before asking an authenticator: a host name (no scheme,
+ * port or path), and the origin's host is it or one of its subdomains (WebAuthn §5.1.3 step 8).
+ */
+export function checkRpId(rpId: string, origin: string): void {
+  if (
+    typeof rpId !== 'string' ||
+    !/^[a-z0-9.-]{1,253}$/i.test(rpId) ||
+    rpId.startsWith('.') ||
+    rpId.endsWith('.')
+  ) {
+    throw new DeviceError('bad-rp-id', `not a valid relying party ID: ${JSON.stringify(rpId)}`);
+  }
+  let host: string;
+  try {
+    host = new URL(origin).hostname;
+  } catch {
+    throw new DeviceError('bad-origin', 'the origin is not a URL');
+  }
+  const id = rpId.toLowerCase();
+  if (host !== id && !host.endsWith(`.${id}`)) {
+    throw new DeviceError(
+      'rp-id-mismatch',
+      `relying party ID ${rpId} does not match the origin ${origin}`,
+    );
+  }
+}
