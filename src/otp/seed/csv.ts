@@ -51,6 +51,9 @@ export function importOathCsv(
       string,
     ];
     if (serial === '') fail('malformed', `line ${n}: serial is empty`);
+    // The format has no quoting: a quote is someone else's CSV dialect, not part of a serial.
+    if (fields.some((f) => f.includes('"')))
+      fail('malformed', `line ${n}: quoted fields are not supported`);
     if (hexKey.length === 0 || hexKey.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hexKey)) {
       fail('malformed', `line ${n}: key is not an even number of hex digits`);
     }

@@ -150,25 +150,29 @@ class Keyring {
     }
     const mac = b64(valueMac.text, `${where}: ValueMAC`);
     const mk = this.mac(cipher, where);
-    // RFC 6030 §6.1.1: the MAC is over the cipher value, IV included.
+    // RFC 6030 §6.1.1: the MAC is over the cipher value, IV included; checked before decrypting.
     const macOk = macMatches(mk.hash, mk.key, data, mac);
     const plain = decryptValue(cipher, key, data);
     if (plain === 'short') fail('malformed', `${where}: cipher value has the wrong length`);
-    if (plain === 'bad-padding') {
-      // With a good MAC this cannot be a wrong key unless the MAC key is separate.
-      fail(this.wrongCode, `${where}: value does not decrypt: ${this.#wrongWhat}`);
+    if (macOk) {
+      // The MAC holds, so the bytes are as written: a bad pad means the producer used another key.
+      if (plain === 'bad-padding')
+        fail(this.wrongCode, `${where}: value does not decrypt: ${this.#wrongWhat}`);
+      return plain;
     }
-    // Older producers computed the MAC over the plaintext: accept that too, still in constant time.
-    if (!macOk && !macMatches(mk.hash, mk.key, plain, mac)) {
-      wipe(plain);
-      if (!mk.separate)
-        fail(
-          this.wrongCode,
-          `${where}: MAC check failed: ${this.#wrongWhat} or the file was altered`,
-        );
-      fail('bad-mac', `${where}: MAC check failed: the file was altered (or ${this.#wrongWhat})`);
+    // Older producers computed the MAC over the plaintext: accept that too, in constant time.
+    if (plain !== 'bad-padding' && macMatches(mk.hash, mk.key, plain, mac)) return plain;
+    if (plain !== 'bad-padding') wipe(plain);
+    // A MAC key that decrypted from MACKey proves the key right (its padding held), so the value
+    // was altered. Where the MAC key is the encryption key itself, a bad pad as well points to
+    // a wrong key.
+    if (!mk.separate && plain === 'bad-padding') {
+      fail(
+        this.wrongCode,
+        `${where}: MAC check failed: ${this.#wrongWhat} (or the file was altered)`,
+      );
     }
-    return plain;
+    fail('bad-mac', `${where}: MAC check failed: the file was altered (or ${this.#wrongWhat})`);
   }
 }
 
