@@ -9,6 +9,7 @@ import type {
   VerifyOutcome,
 } from '../core/authenticator.js';
 import type { HashAlgorithm, OtpKey, TotpParams } from './types.js';
+import { prepareOtpKey } from './verify-engine.js';
 import { initialHotpState, initialTotpState, verifyHotp, verifyTotp } from './verify-check.js';
 import type { HotpCheck, HotpState, TotpCheck, TotpState } from './verify-check.js';
 
@@ -192,6 +193,14 @@ export function bindingFromKey(key: OtpKey): OtpBinding {
     throw new OtpError('bad-key', 'key type must be totp or hotp');
   }
   checkBinding(binding);
+  // Checks algorithm, digits, period and T0 now, so a bad inventory entry fails at binding.
+  prepareOtpKey({
+    secret: key.secret,
+    algorithm: key.algorithm,
+    digits: key.digits,
+    period: key.period,
+    t0: key.t0,
+  });
   return binding;
 }
 
