@@ -128,7 +128,8 @@ describe('fuzzing device files on disk', () => {
           fc.nat().map((n) => Buffer.from(text.slice(0, n % text.length))),
           fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map(([n, x]) => {
             const b = Buffer.from(text);
-            b[n % b.length] ^= x;
+            const i = n % b.length;
+            b[i] = b[i]! ^ x;
             return b;
           }),
         ),
