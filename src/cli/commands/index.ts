@@ -1,4 +1,7 @@
 /** Every command of the CLI; each module exports `commands`. */
 import type { Command } from '../command.js';
+import { commands as device } from './device.js';
+import { commands as otp } from './otp.js';
+import { commands as serial } from './serial.js';
 
-export const allCommands: Command[] = [];
+export const allCommands: Command[] = [...device, ...otp, ...serial];
