@@ -1,0 +1,2 @@
+/** devices/audio-reader: the audio code reader as an Authenticator over its emulated firmware. */
+export * from './audio-reader.js';
