@@ -1,0 +1,9 @@
+/** src/activation: the MitID Erhverv activation service's domain rules, store, outbox and notifications. */
+export * from './violations.js';
+export * from './rules.js';
+export * from './roles.js';
+export * from './lockout.js';
+export * from './outbox.js';
+export * from './notify.js';
+export * from './mailbox.js';
+export * from './store/index.js';

@@ -1,0 +1,222 @@
+/** Opening the database (SQLite file or PostgreSQL URL) and running serialisable transactions on it. */
+import { randomInt } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDatabase,
+  type Transaction,
+} from 'kysely';
+import pg from 'pg';
+import { ActivationError } from '../violations.js';
+import { migrateToLatest, type Engine } from './migrations.js';
+import type { Database } from './schema.js';
+
+/** Database errors: cannot connect, migration failed, a transaction kept conflicting. */
+export class StoreError extends ActivationError {}
+
+/** What we use of a better-sqlite3 connection (kysely's interface plus pragmas). */
+interface BetterSqliteDatabase extends SqliteDatabase {
+  pragma(source: string): unknown;
+}
+// better-sqlite3 ships no types of its own; kysely's SqliteDatabase describes what the dialect uses.
+const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as new (
+  file: string,
+) => BetterSqliteDatabase;
+
+/** Where the database is. */
+export interface DatabaseLocation {
+  /**
+   * `postgres://…` / `postgresql://…` for PostgreSQL (as in `DATABASE_URL`); anything else is a
+   * SQLite file path (`:memory:` for a private in-memory database).
+   */
+  readonly url: string;
+  /** PostgreSQL only: the schema to work in (set as the connections' search_path). */
+  readonly schema?: string;
+  /** PostgreSQL only: most connections in the pool (default 10). */
+  readonly poolSize?: number;
+}
+
+/** True when `url` names a PostgreSQL database. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/** A schema name we are willing to put into a connection option: no quoting games. */
+const SAFE_SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** A connection to one database, with the engine it speaks. */
+export interface Connected {
+  readonly db: Kysely<Database>;
+  readonly engine: Engine;
+}
+
+/**
+ * better-sqlite3's driver, but transactions start with BEGIN IMMEDIATE: the write lock is taken at
+ * the start, so two connections never both read and then both write (SQLite docs, "BEGIN
+ * TRANSACTION": IMMEDIATE starts a write transaction at once).
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+/** Opens (without migrating) the database at `location`. */
+export function connect(location: DatabaseLocation): Connected {
+  if (typeof location.url !== 'string' || location.url.length === 0)
+    throw new StoreError('bad-database-url', 'no database given');
+  if (isPostgresUrl(location.url)) {
+    const schema = location.schema;
+    if (schema !== undefined && !SAFE_SCHEMA.test(schema)) {
+      throw new StoreError('bad-schema', 'schema must be lower-case letters, digits and _');
+    }
+    const pool = new pg.Pool({
+      connectionString: location.url,
+      max: location.poolSize ?? 10,
+      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+      // 64-bit integers are our ms timestamps: well inside Number's 2^53.
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === pg.types.builtins.INT8
+            ? (v: string) => Number(v)
+            : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      },
+    });
+    // An idle client's error (server restart) must not crash the process; the next query reports it.
+    pool.on('error', () => undefined);
+    return {
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      engine: 'postgres',
+    };
+  }
+  const file = location.url.replace(/^sqlite:(\/\/)?/i, '');
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  let sqlite: BetterSqliteDatabase;
+  try {
+    sqlite = new BetterSqlite3(file);
+  } catch (e) {
+    throw new StoreError(
+      'cannot-open-database',
+      `cannot open the SQLite database: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  // WAL lets readers run beside the one writer; a busy lock is retried asynchronously by
+  // Store.transaction (a non-zero busy_timeout would block this thread, and with it the very
+  // transaction that holds the lock when both connections live in one process).
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 0');
+  return {
+    db: new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) }),
+    engine: 'sqlite',
+  };
+}
+
+/** How a transaction isolates itself. */
+export type Isolation = 'serializable' | 'read-committed';
+
+/** Options for {@link Database.transaction}. */
+export interface TransactionOptions {
+  /**
+   * `serializable` (default): PostgreSQL SERIALIZABLE, retried on serialisation failures.
+   * `read-committed`: for work that locks its own rows (SELECT … FOR UPDATE SKIP LOCKED).
+   * SQLite always runs one writer at a time (BEGIN IMMEDIATE).
+   */
+  readonly isolation?: Isolation;
+  /** How many times to retry a conflicting transaction (default 20). */
+  readonly maxRetries?: number;
+}
+
+/** True when `e` says the transaction lost a race and may simply be run again. */
+export function isRetryable(e: unknown, engine: Engine): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (engine === 'postgres') return code === '40001' || code === '40P01'; // serialization_failure, deadlock_detected
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED';
+}
+
+/** Counters of what transactions did, for tests and the bench. */
+export interface TransactionStats {
+  committed: number;
+  retries: number;
+}
+
+/**
+ * Runs `fn` in one transaction on `db`, so a check and the update it guards see the same state.
+ * On a conflict the whole of `fn` runs again after a short random wait, so `fn` must not have
+ * side effects outside the database (send messages through the outbox instead).
+ */
+export async function runTransaction<T>(
+  db: Kysely<Database>,
+  engine: Engine,
+  fn: (trx: Transaction<Database>) => Promise<T>,
+  options: TransactionOptions = {},
+  stats?: TransactionStats,
+): Promise<T> {
+  const maxRetries = options.maxRetries ?? 20;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      let builder = db.transaction();
+      if (engine === 'postgres')
+        builder = builder.setIsolationLevel(
+          options.isolation === 'read-committed' ? 'read committed' : 'serializable',
+        );
+      const result = await builder.execute(fn);
+      if (stats) stats.committed++;
+      return result;
+    } catch (e) {
+      if (!isRetryable(e, engine)) throw e;
+      if (attempt >= maxRetries) {
+        throw new StoreError(
+          'transaction-conflict',
+          `the database stayed busy after ${maxRetries} retries; try again`,
+          { cause: e },
+        );
+      }
+      if (stats) stats.retries++;
+      // Jittered exponential backoff, capped: desynchronises the contenders.
+      await sleep(randomInt(1, 2 + Math.min(50, 2 ** attempt)));
+    }
+  }
+}
+
+/** Opens the database at `location` and brings its schema up to date. */
+export async function openDatabase(location: DatabaseLocation): Promise<Connected> {
+  const c = connect(location);
+  try {
+    if (c.engine === 'postgres' && location.schema !== undefined) {
+      await c.db.executeQuery(CompiledQuery.raw(`create schema if not exists ${location.schema}`));
+    }
+    await migrateToLatest(c.db, c.engine);
+  } catch (e) {
+    await c.db.destroy().catch(() => undefined);
+    if (e instanceof ActivationError) throw e;
+    throw new StoreError(
+      'cannot-open-database',
+      `cannot open the database: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  return c;
+}

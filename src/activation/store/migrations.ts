@@ -1,0 +1,349 @@
+/** Schema migrations, written once with kysely's schema builder and run on SQLite and PostgreSQL. */
+import {
+  Migrator,
+  NO_MIGRATIONS,
+  sql,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+} from 'kysely';
+import { ActivationError } from '../violations.js';
+
+/** Which engine a migration runs on: the few places the two differ ask this. */
+export type Engine = 'sqlite' | 'postgres';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- migrations build tables that the typed schema does not know yet */
+type AnyDb = Kysely<any>;
+
+/** Column types both engines accept with the same meaning (see schema.ts). */
+const T = { text: 'text', int: 'integer', time: 'bigint' } as const;
+
+function initial(engine: Engine): Migration {
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('organisations')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('cvr', T.text, (c) => c.notNull().unique())
+        .addColumn('name', T.text, (c) => c.notNull())
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('organisation_settings')
+        .addColumn('organisation_id', T.text, (c) => c.primaryKey().references('organisations.id'))
+        .addColumn('private_allowed', T.int, (c) => c.notNull())
+        .addColumn('separate_authenticators', T.text, (c) => c.notNull())
+        .addColumn('preselected', T.text, (c) => c.notNull())
+        .addColumn('updated_at', T.time, (c) => c.notNull())
+        .addColumn('updated_by', T.text)
+        .execute();
+
+      await db.schema
+        .createTable('admins')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('organisation_id', T.text, (c) => c.notNull().references('organisations.id'))
+        .addColumn('name', T.text, (c) => c.notNull())
+        .addColumn('email', T.text, (c) => c.notNull())
+        .addColumn('role', T.text, (c) => c.notNull())
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .addUniqueConstraint('admins_org_email_role', ['organisation_id', 'email', 'role'])
+        .execute();
+
+      await db.schema
+        .createTable('business_users')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('organisation_id', T.text, (c) => c.notNull().references('organisations.id'))
+        .addColumn('first_name', T.text, (c) => c.notNull())
+        .addColumn('surname', T.text, (c) => c.notNull())
+        .addColumn('email', T.text, (c) => c.notNull())
+        .addColumn('phone', T.text)
+        .addColumn('identified_by', T.text, (c) => c.notNull())
+        .addColumn('cpr_sealed', T.text)
+        .addColumn('cpr_hash', T.text)
+        .addColumn('birth_date', T.text)
+        .addColumn('status', T.text, (c) => c.notNull())
+        .addColumn('separate_allowed', T.int, (c) => c.notNull())
+        .addColumn('mitid_kind', T.text)
+        .addColumn('citizen_id', T.text)
+        .addColumn('user_id', T.text)
+        .addColumn('user_id_key', T.text)
+        .addColumn('password_hash', T.text)
+        .addColumn('created_by', T.text)
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .addColumn('activated_at', T.time)
+        // One business user per person per organisation.
+        .addUniqueConstraint('business_users_org_cpr', ['organisation_id', 'cpr_hash'])
+        .execute();
+      await db.schema
+        .createIndex('business_users_org')
+        .on('business_users')
+        .column('organisation_id')
+        .execute();
+
+      await db.schema
+        .createTable('citizens')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('cpr_sealed', T.text, (c) => c.notNull())
+        .addColumn('cpr_hash', T.text, (c) => c.notNull().unique())
+        .addColumn('birth_date', T.text, (c) => c.notNull())
+        .addColumn('name', T.text, (c) => c.notNull())
+        .addColumn('user_id', T.text, (c) => c.notNull())
+        .addColumn('user_id_key', T.text, (c) => c.notNull().unique())
+        .addColumn('password_hash', T.text)
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('user_ids')
+        .addColumn('user_id_key', T.text, (c) => c.primaryKey())
+        .addColumn('owner_kind', T.text, (c) => c.notNull())
+        .addColumn('owner_id', T.text, (c) => c.notNull())
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('activation_links')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('business_user_id', T.text, (c) => c.notNull().references('business_users.id'))
+        .addColumn('token_hash', T.text, (c) => c.notNull().unique())
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .addColumn('expires_at', T.time, (c) => c.notNull())
+        .addColumn('used_at', T.time)
+        .addColumn('superseded_at', T.time)
+        .execute();
+      await db.schema
+        .createIndex('activation_links_user')
+        .on('activation_links')
+        .column('business_user_id')
+        .execute();
+
+      await db.schema
+        .createTable('activation_codes')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('business_user_id', T.text, (c) => c.notNull().references('business_users.id'))
+        .addColumn('purpose', T.text, (c) => c.notNull())
+        .addColumn('code_hash', T.text, (c) => c.notNull())
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .addColumn('expires_at', T.time, (c) => c.notNull())
+        .addColumn('tries', T.int, (c) => c.notNull())
+        .addColumn('blocked_at', T.time)
+        .addColumn('used_at', T.time)
+        .addColumn('superseded_at', T.time)
+        .execute();
+      await db.schema
+        .createIndex('activation_codes_user')
+        .on('activation_codes')
+        .columns(['business_user_id', 'purpose'])
+        .execute();
+
+      await db.schema
+        .createTable('inventory')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('organisation_id', T.text, (c) => c.references('organisations.id'))
+        .addColumn('kind', T.text, (c) => c.notNull())
+        .addColumn('serial', T.text, (c) => c.notNull())
+        .addColumn('seed_sealed', T.text)
+        .addColumn('params', T.text)
+        .addColumn('status', T.text, (c) => c.notNull())
+        .addColumn('imported_at', T.time, (c) => c.notNull())
+        .addUniqueConstraint('inventory_kind_serial', ['kind', 'serial'])
+        .execute();
+
+      await db.schema
+        .createTable('device_orders')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('organisation_id', T.text, (c) => c.notNull().references('organisations.id'))
+        .addColumn('business_user_id', T.text, (c) => c.notNull().references('business_users.id'))
+        .addColumn('kind', T.text, (c) => c.notNull())
+        .addColumn('inventory_id', T.text, (c) => c.references('inventory.id'))
+        .addColumn('ordered_by', T.text, (c) => c.notNull())
+        .addColumn('status', T.text, (c) => c.notNull())
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .addColumn('updated_at', T.time, (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('authenticators')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('owner_kind', T.text, (c) => c.notNull())
+        .addColumn('owner_id', T.text, (c) => c.notNull())
+        .addColumn('kind', T.text, (c) => c.notNull())
+        .addColumn('serial', T.text, (c) => c.notNull())
+        .addColumn('binding', T.text, (c) => c.notNull())
+        .addColumn('state', T.text, (c) => c.notNull())
+        .addColumn('fail_count', T.int, (c) => c.notNull())
+        .addColumn('total_fail_count', T.int, (c) => c.notNull())
+        .addColumn('blocked_until', T.time)
+        .addColumn('blocked_at', T.time)
+        .addColumn('status', T.text, (c) => c.notNull())
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .addColumn('updated_at', T.time, (c) => c.notNull())
+        .execute();
+      // A device can be bound to one owner at a time.
+      await db.schema
+        .createIndex('authenticators_active_serial')
+        .on('authenticators')
+        .columns(['kind', 'serial'])
+        .unique()
+        .where(sql<boolean>`status = 'active'`)
+        .execute();
+      await db.schema
+        .createIndex('authenticators_owner')
+        .on('authenticators')
+        .columns(['owner_kind', 'owner_id'])
+        .execute();
+
+      await db.schema
+        .createTable('phone_verifications')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('business_user_id', T.text, (c) => c.notNull().references('business_users.id'))
+        .addColumn('phone', T.text, (c) => c.notNull())
+        .addColumn('code_hash', T.text, (c) => c.notNull())
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .addColumn('expires_at', T.time, (c) => c.notNull())
+        .addColumn('tries', T.int, (c) => c.notNull())
+        .addColumn('verified_at', T.time)
+        .addColumn('superseded_at', T.time)
+        .execute();
+
+      // The one place the engines differ: an ever-increasing id for the audit log's order.
+      let audit = db.schema.createTable('audit_log');
+      audit =
+        engine === 'postgres'
+          ? audit.addColumn('id', 'bigserial', (c) => c.primaryKey())
+          : audit.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+      await audit
+        .addColumn('at', T.time, (c) => c.notNull())
+        .addColumn('actor_kind', T.text, (c) => c.notNull())
+        .addColumn('actor_id', T.text)
+        .addColumn('action', T.text, (c) => c.notNull())
+        .addColumn('outcome', T.text, (c) => c.notNull())
+        .addColumn('organisation_id', T.text)
+        .addColumn('subject_id', T.text)
+        .addColumn('serial', T.text)
+        .addColumn('detail', T.text)
+        .execute();
+      await db.schema
+        .createIndex('audit_log_subject')
+        .on('audit_log')
+        .column('subject_id')
+        .execute();
+
+      await db.schema
+        .createTable('outbox')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('channel', T.text, (c) => c.notNull())
+        .addColumn('recipient', T.text, (c) => c.notNull())
+        .addColumn('subject', T.text)
+        .addColumn('body', T.text, (c) => c.notNull())
+        .addColumn('html', T.text)
+        .addColumn('idempotency_key', T.text, (c) => c.notNull().unique())
+        .addColumn('status', T.text, (c) => c.notNull())
+        .addColumn('attempts', T.int, (c) => c.notNull())
+        .addColumn('next_attempt_at', T.time, (c) => c.notNull())
+        .addColumn('claimed_by', T.text)
+        .addColumn('claimed_until', T.time)
+        .addColumn('attempt_id', T.text)
+        .addColumn('last_error', T.text)
+        .addColumn('created_at', T.time, (c) => c.notNull())
+        .addColumn('sent_at', T.time)
+        .execute();
+      await db.schema
+        .createIndex('outbox_due')
+        .on('outbox')
+        .columns(['status', 'next_attempt_at'])
+        .execute();
+
+      await db.schema
+        .createTable('rate_limits')
+        .addColumn('key', T.text, (c) => c.notNull())
+        .addColumn('window_start', T.time, (c) => c.notNull())
+        .addColumn('count', T.int, (c) => c.notNull())
+        .addPrimaryKeyConstraint('rate_limits_pk', ['key', 'window_start'])
+        .execute();
+
+      await db.schema
+        .createTable('mailbox')
+        .addColumn('id', T.text, (c) => c.primaryKey())
+        .addColumn('message_id', T.text, (c) => c.notNull().unique())
+        .addColumn('envelope_from', T.text, (c) => c.notNull())
+        .addColumn('envelope_to', T.text, (c) => c.notNull())
+        .addColumn('from_header', T.text)
+        .addColumn('to_header', T.text)
+        .addColumn('subject', T.text)
+        .addColumn('text', T.text)
+        .addColumn('html', T.text)
+        .addColumn('headers', T.text, (c) => c.notNull())
+        .addColumn('size', T.int, (c) => c.notNull())
+        .addColumn('received_at', T.time, (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      for (const t of [
+        'mailbox',
+        'rate_limits',
+        'outbox',
+        'audit_log',
+        'phone_verifications',
+        'authenticators',
+        'device_orders',
+        'inventory',
+        'activation_codes',
+        'activation_links',
+        'user_ids',
+        'citizens',
+        'business_users',
+        'admins',
+        'organisation_settings',
+        'organisations',
+      ]) {
+        await db.schema.dropTable(t).ifExists().execute();
+      }
+    },
+  };
+}
+
+/** Every migration, by name; names sort in the order they run. */
+export function migrations(engine: Engine): Record<string, Migration> {
+  return { '0001_initial': initial(engine) };
+}
+
+class Provider implements MigrationProvider {
+  constructor(private readonly engine: Engine) {}
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve(migrations(this.engine));
+  }
+}
+
+/** The migrator for a database; kysely keeps its bookkeeping in `kysely_migration` tables. */
+export function migrator(db: AnyDb, engine: Engine): Migrator {
+  return new Migrator({ db, provider: new Provider(engine) });
+}
+
+/** Runs every pending migration; throws ActivationError `migration-failed` naming the step. */
+export async function migrateToLatest(db: AnyDb, engine: Engine): Promise<string[]> {
+  const { error, results } = await migrator(db, engine).migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new ActivationError(
+      'migration-failed',
+      `database migration ${failed} failed: ${(error as Error).message ?? String(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Rolls every migration back (tests, and `down` checks). */
+export async function migrateDownAll(db: AnyDb, engine: Engine): Promise<void> {
+  const { error } = await migrator(db, engine).migrateTo(NO_MIGRATIONS);
+  if (error !== undefined)
+    throw new ActivationError(
+      'migration-failed',
+      `database rollback failed: ${(error as Error).message}`,
+      { cause: error },
+    );
+}
