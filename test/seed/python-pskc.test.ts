@@ -9,7 +9,7 @@ import { fromHex, toHex } from '../../src/core/bytes.js';
 import type { OtpKey } from '../../src/otp/types.js';
 import { exportPskc, importPskc, PskcUris } from '../../src/otp/seed/index.js';
 import { describeWithTool, toolAvailable } from '../support/tools.js';
-import { expectSeedError, plain } from './helpers.js';
+import { expectSeedError, fixture, plain } from './helpers.js';
 
 const PYTHON = '/usr/bin/python3';
 const PEER = fileURLToPath(new URL('./pskc_peer.py', import.meta.url));
@@ -249,6 +249,41 @@ describeWithTool(
       const r = peer(['read', file, '--key', PSK16]);
       expect(r.status).toBe(3);
       expect(r.stderr).toMatch(/MAC/i);
+    });
+  },
+);
+
+describeWithTool(
+  'python3-pskc',
+  toolAvailable(PYTHON, ['-c', 'import pskc']),
+  'python-pskc agrees on the RFC 6030 figures',
+  () => {
+    it.each([
+      ['rfc6030-figure3.xml', []],
+      ['rfc6030-figure6.xml', ['--key', '12345678901234567890123456789012']],
+      ['rfc6030-figure7.xml', ['--password', 'qwerty']],
+      ['rfc6030-figure10.xml', []],
+    ] as const)('%s', (name, enc) => {
+      const xml = fixture(name);
+      const theirs = pythonReads(xml, [...enc]).keys;
+      const opts =
+        enc[0] === '--key'
+          ? { key: fromHex(enc[1]) }
+          : enc[0] === '--password'
+            ? { password: enc[1] }
+            : {};
+      const ours = importPskc(xml, opts);
+      expect(ours).toHaveLength(theirs.length);
+      theirs.forEach((p, i) => {
+        const k = ours[i]!;
+        expect([k.serial, k.keyId, toHex(k.secret), k.digits, k.counter]).toEqual([
+          p.serial,
+          p.id,
+          p.secret,
+          p.digits,
+          p.counter ?? undefined,
+        ]);
+      });
     });
   },
 );

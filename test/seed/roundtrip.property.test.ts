@@ -143,3 +143,20 @@ describe('round trips', () => {
     );
   });
 });
+
+describe('a large batch', () => {
+  it('3000 keys survive PSKC (pre-shared key) and CSV', () => {
+    const keys: OtpKey[] = Array.from({ length: 3000 }, (_, i) => ({
+      serial: `CD-${String(90_000_000 + i)}`,
+      type: i % 2 ? 'totp' : 'hotp',
+      secret: new Uint8Array(20).map((_b, j) => (i * 31 + j * 7) & 0xff),
+      algorithm: 'SHA1',
+      digits: 6,
+      ...(i % 2 ? { period: 30 } : { counter: i }),
+    }));
+    const key = new Uint8Array(16).fill(0x42);
+    const xml = exportPskc(keys, { key });
+    expect(importPskc(xml, { key })).toEqual(keys.map(viaPskc));
+    expect(importOathCsv(exportOathCsv(keys))).toEqual(keys);
+  });
+});

@@ -3,6 +3,7 @@ import type { OtpKey } from '../types.js';
 import { importOathCsv } from './csv.js';
 import { fail } from './errors.js';
 import { importPskc, type PskcImportOptions } from './pskc-import.js';
+import { decodeText } from './xml.js';
 
 /** The seed file formats this package reads. */
 export const SeedFormats = ['pskc', 'oath-csv'] as const;
@@ -45,12 +46,10 @@ export function importSeedFile(bytes: Uint8Array | string, opts: SeedImportOptio
   if (format === 'pskc') return importPskc(bytes, opts);
   if (format === 'oath-csv')
     return importOathCsv(bytes, opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes });
-  const text =
-    typeof bytes === 'string' ? bytes : Buffer.from(bytes.subarray(0, 4096)).toString('latin1');
-  if (
-    text.split(/\r?\n/).every((l) => l.trim() === '' || l.trim().startsWith('#')) &&
-    bytes.length <= 4096
-  ) {
+  // Neither: say "empty" when there is nothing but blanks and comments, after the size check.
+  const raw = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('latin1');
+  const text = decodeText(raw, opts.maxBytes);
+  if (text.split(/\r?\n/).every((l) => l.trim() === '' || l.trim().startsWith('#'))) {
     fail('empty', 'seed file is empty');
   }
   return fail('unknown-format', 'seed file is neither PSKC (XML) nor OATH CSV');

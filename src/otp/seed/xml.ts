@@ -51,8 +51,11 @@ const parser = new XMLParser({
 export function decodeText(input: string | Uint8Array, maxBytes = DEFAULT_MAX_BYTES): string {
   let text: string;
   if (typeof input === 'string') {
-    if (input.length > maxBytes)
-      fail('too-large', `file is larger than the limit of ${maxBytes} bytes`);
+    // Cheap bound first (a UTF-16 unit is at least one UTF-8 byte); count bytes only when close.
+    const tooLarge =
+      input.length > maxBytes ||
+      (input.length * 3 > maxBytes && Buffer.byteLength(input) > maxBytes);
+    if (tooLarge) fail('too-large', `file is larger than the limit of ${maxBytes} bytes`);
     text = input;
   } else if (input instanceof Uint8Array) {
     if (input.length > maxBytes)
