@@ -4,7 +4,12 @@ import { createInterface } from 'node:readline';
 import { fromBase64Url, toBase64Url } from '../../core/bytes.js';
 import { UsageError } from '../../core/errors.js';
 import { listHidDevices } from '../../hid/list.js';
-import { parseUdpAddress, formatUdpAddress, UDP_DEVICE_PORT, UDP_HOST_PORT } from '../../hid/udp.js';
+import {
+  parseUdpAddress,
+  formatUdpAddress,
+  UDP_DEVICE_PORT,
+  UDP_HOST_PORT,
+} from '../../hid/udp.js';
 import type { Chip } from '../../../devices/chip/chip.js';
 import { openChipWith } from '../../../devices/chip/open.js';
 import {
@@ -31,7 +36,8 @@ function pressOption(ctx: CommandContext): PressMode | undefined {
 function portOption(ctx: CommandContext, name: string): number | undefined {
   const v = str(ctx, name);
   if (v === undefined) return undefined;
-  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new UsageError('usage', `--${name} must be a port number 0-65535`);
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535)
+    throw new UsageError('usage', `--${name} must be a port number 0-65535`);
   return Number(v);
 }
 
@@ -98,21 +104,40 @@ const DEVICE_HELP = `  --device ADDR     udp:HOST:PORT (a chip served over UDP),
 const createChip: Command = {
   path: ['device', 'create', 'chip'],
   summary: 'make a virtual chip (a new FIDO2 key with its own attestation) in a device file',
-  usage: 'device create chip --serial SERIAL --out FILE [--pin PIN] [--press auto|manual|deny] [--json]',
+  usage:
+    'device create chip --serial SERIAL --out FILE [--pin PIN] [--press auto|manual|deny] [--json]',
   help: `Options:
   --serial SERIAL   the serial number printed on the chip (letters, digits, . _ -)
   --out FILE        the device file to write; it must not exist
   --pin PIN         set this PIN on the new chip (4-63 characters)
   --press MODE      how its button behaves when served or opened: auto (default), manual, deny
   --json            print what was made as JSON`,
-  options: { serial: { type: 'string' }, out: { type: 'string' }, pin: { type: 'string' }, press: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    serial: { type: 'string' },
+    out: { type: 'string' },
+    pin: { type: 'string' },
+    press: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   async run(ctx) {
     const serial = req(ctx, 'serial');
     const out = req(ctx, 'out');
     const pin = str(ctx, 'pin');
     const press = pressOption(ctx);
-    const made = await createChipDeviceFile({ serial, out, ...(pin === undefined ? {} : { pin }), ...(press ? { press } : {}) });
-    if (flag(ctx, 'json')) printJson(ctx, { kind: 'chip', serial, file: out, aaguid: made.aaguid, pinSet: pin !== undefined });
+    const made = await createChipDeviceFile({
+      serial,
+      out,
+      ...(pin === undefined ? {} : { pin }),
+      ...(press ? { press } : {}),
+    });
+    if (flag(ctx, 'json'))
+      printJson(ctx, {
+        kind: 'chip',
+        serial,
+        file: out,
+        aaguid: made.aaguid,
+        pinSet: pin !== undefined,
+      });
     else ctx.io.stdout(`made chip ${serial} in ${out}${pin !== undefined ? ' (PIN set)' : ''}\n`);
   },
 };
@@ -120,7 +145,8 @@ const createChip: Command = {
 const serve: Command = {
   path: ['chip', 'serve'],
   summary: 'serve a chip device file over UDP (the SoloKeys simulator convention) until Ctrl-C',
-  usage: 'chip serve FILE [--udp [HOST:]PORT] [--host-port PORT|sender] [--press auto|manual|deny] [--json]',
+  usage:
+    'chip serve FILE [--udp [HOST:]PORT] [--host-port PORT|sender] [--press auto|manual|deny] [--json]',
   help: `Listens for 64-byte HID reports as UDP datagrams and answers to the sender's host on the
 host port, as the SoloKeys desktop simulator does, so any FIDO client with a UDP backend can
 use the chip. The chip's state is saved to FILE after every command that changed it.
@@ -136,11 +162,19 @@ Options:
 
 Stops on Ctrl-C (SIGINT) or SIGTERM.`,
   positionals: [1, 1],
-  options: { udp: { type: 'string' }, 'host-port': { type: 'string' }, press: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    udp: { type: 'string' },
+    'host-port': { type: 'string' },
+    press: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   async run(ctx) {
     const file = ctx.positionals[0]!;
     const udp = str(ctx, 'udp');
-    const listen = udp === undefined ? { host: '127.0.0.1', port: UDP_DEVICE_PORT } : parseUdpAddress(`udp:${udp}`);
+    const listen =
+      udp === undefined
+        ? { host: '127.0.0.1', port: UDP_DEVICE_PORT }
+        : parseUdpAddress(`udp:${udp}`);
     const hp = str(ctx, 'host-port');
     let hostPort: number | 'sender' = UDP_HOST_PORT;
     if (hp === 'sender') hostPort = 'sender';
@@ -154,7 +188,8 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`,
       port: listen.port,
       hostPort,
       ...(press ? { press } : {}),
-      onUserPresence: () => say('touch', {}, 'the chip waits for a touch: press Enter (or run mitid-sim chip press)'),
+      onUserPresence: () =>
+        say('touch', {}, 'the chip waits for a touch: press Enter (or run mitid-sim chip press)'),
       onPress: (by) => say('press', { by }, `button pressed (${by})`),
       onReboot: () => say('reboot', {}, 'power cycled by the reboot datagram'),
     });
@@ -163,7 +198,9 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`,
       'listening',
       { serial: served.serial, udp: where, hostPort, press: served.press },
       `chip ${served.serial} listening on ${where}, answering to ${hostPort === 'sender' ? "the sender's port" : `port ${hostPort}`}; press: ${served.press}` +
-        (served.press === 'manual' ? `\npress Enter here, or run: mitid-sim chip press ${file}` : '') +
+        (served.press === 'manual'
+          ? `\npress Enter here, or run: mitid-sim chip press ${file}`
+          : '') +
         '\nCtrl-C stops',
     );
     // Enter in this terminal presses the button (manual mode); reading stdin is harmless otherwise.
@@ -205,7 +242,12 @@ const list: Command = {
   --udp ADDR       a UDP address to probe (repeatable; default udp:127.0.0.1:${UDP_DEVICE_PORT})
   --local-port N   the port UDP probes listen on (default ${UDP_HOST_PORT}, the convention)
   --json           print the list as JSON`,
-  options: { dir: { type: 'string' }, udp: { type: 'string', multiple: true }, 'local-port': { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    dir: { type: 'string' },
+    udp: { type: 'string', multiple: true },
+    'local-port': { type: 'string' },
+    json: { type: 'boolean' },
+  },
   async run(ctx) {
     const files = await findChipFiles(str(ctx, 'dir') ?? '.');
     const udp = ctx.values.udp as string[] | undefined;
@@ -225,14 +267,17 @@ const list: Command = {
     ];
     if (flag(ctx, 'json')) return printJson(ctx, { chips: rows, notes: listing.notes });
     if (rows.length === 0) ctx.io.stdout('no chips found\n');
-    for (const r of rows) ctx.io.stdout(`${r.transport}\t${r.path}${'serial' in r && r.serial ? `\t${r.serial}` : ''}\n`);
+    for (const r of rows)
+      ctx.io.stdout(
+        `${r.transport}\t${r.path}${'serial' in r && r.serial ? `\t${r.serial}` : ''}\n`,
+      );
     for (const n of listing.notes) ctx.io.stderr(`note: ${n}\n`);
   },
 };
 
 const info: Command = {
   path: ['chip', 'info'],
-  summary: "show what a chip says about itself (CTAP2 getInfo, PIN state)",
+  summary: 'show what a chip says about itself (CTAP2 getInfo, PIN state)',
   usage: 'chip info --device udp:HOST:PORT|hid:PATH|FILE [--json]',
   help: `Options:\n${DEVICE_HELP}`,
   options: deviceOptions,
@@ -255,7 +300,9 @@ const info: Command = {
         hid: chip.hid.info,
       };
       if (flag(ctx, 'json')) return printJson(ctx, data);
-      const opts = Object.entries(i.options).map(([k, v]) => `${k}=${v}`).join(' ');
+      const opts = Object.entries(i.options)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
       ctx.io.stdout(
         [
           `serial      ${chip.serial}`,
@@ -291,7 +338,8 @@ function origin(ctx: CommandContext, rp: string): string {
 const register: Command = {
   path: ['chip', 'register'],
   summary: 'register a credential on a chip (WebAuthn create) and print the attestation',
-  usage: 'chip register --device udp:HOST:PORT|hid:PATH|FILE [--rp ID] [--user NAME] [--resident] [--pin PIN] [--json]',
+  usage:
+    'chip register --device udp:HOST:PORT|hid:PATH|FILE [--rp ID] [--user NAME] [--resident] [--pin PIN] [--json]',
   help: `Options:
 ${DEVICE_HELP}
 ${RP_HELP}
@@ -301,12 +349,18 @@ ${RP_HELP}
 
 Prints the credential ID (needed by 'chip authenticate --credential') and the WebAuthn response
 a relying party verifies: clientDataJSON and attestationObject, base64url.`,
-  options: { ...rpOptions, user: { type: 'string' }, 'user-id': { type: 'string' }, resident: { type: 'boolean' } },
+  options: {
+    ...rpOptions,
+    user: { type: 'string' },
+    'user-id': { type: 'string' },
+    resident: { type: 'boolean' },
+  },
   async run(ctx) {
     const rp = str(ctx, 'rp') ?? DEFAULT_RP;
     const user = str(ctx, 'user') ?? 'user';
     const uid = str(ctx, 'user-id');
-    const userId = uid === undefined ? new Uint8Array(randomBytes(16)) : fromBase64Url(uid, '--user-id');
+    const userId =
+      uid === undefined ? new Uint8Array(randomBytes(16)) : fromBase64Url(uid, '--user-id');
     const challenge = challengeOption(ctx);
     const pin = str(ctx, 'pin');
     const uv = uvOption(ctx);
@@ -349,7 +403,8 @@ a relying party verifies: clientDataJSON and attestationObject, base64url.`,
 const authenticate: Command = {
   path: ['chip', 'authenticate'],
   summary: 'log in with a chip (WebAuthn get) and print the assertion',
-  usage: 'chip authenticate --device udp:HOST:PORT|hid:PATH|FILE [--rp ID] [--credential ID] [--pin PIN] [--json]',
+  usage:
+    'chip authenticate --device udp:HOST:PORT|hid:PATH|FILE [--rp ID] [--credential ID] [--pin PIN] [--json]',
   help: `Options:
 ${DEVICE_HELP}
 ${RP_HELP}

@@ -37,11 +37,16 @@ const press: Command = {
   path: ['serial', 'press'],
   summary: 'press the button of a device (emulated or a test jig) on a serial port',
   usage: 'serial press --port PATH [--timeout MS] [--json]',
+  help: `Options:
+  --port PATH    the serial port (or pty) the device or test jig is on
+  --timeout MS   how long to wait for the answer (default: 10000 for a press, as a jig's solenoid
+                 and display reader take time)
+  --json         print code, text, device time and low-battery flag as JSON`,
   options: { port: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
   async run(ctx) {
     const port = req(ctx, 'port');
     const timeoutMs = timeoutOption(str(ctx, 'timeout'));
-    const r = await pressOverSerial(port, timeoutMs === undefined ? {} : { timeoutMs });
+    const r = await pressOverSerial(port, timeoutMs === undefined ? {} : { timeoutMs, pressTimeoutMs: timeoutMs });
     if (flag(ctx, 'json')) {
       printJson(ctx, { code: r.code, text: r.text, on: r.on, lowBattery: r.lowBattery, deviceTime: new Date(r.deviceTime).toISOString() });
     } else if (r.code === null) {
