@@ -6,7 +6,8 @@ import type {
   OtpChallenge,
   OtpProof,
 } from '../../src/core/authenticator.js';
-import { DeviceError, MitidError } from '../../src/core/errors.js';
+import type { Clock } from '../../src/core/clock.js';
+import { DeviceError } from '../../src/core/errors.js';
 import type { CodeDisplayStatus, LcdFrame } from '../../firmware-sim/code-display/firmware.js';
 import {
   SerialClient,
@@ -14,6 +15,12 @@ import {
   type SerialClientOptions,
 } from '../../src/serial/client.js';
 import { ProtocolErrors } from '../../src/serial/protocol.js';
+import {
+  serveSerial,
+  type SerialServer,
+  type ServeSerialOptions,
+} from '../../src/serial/server.js';
+import { CodeDisplay } from './code-display.js';
 import type {
   DeviceIdentity,
   DeviceStatus,
@@ -197,16 +204,63 @@ export class SerialCodeDisplay implements Authenticator<'code-display'> {
     }
     const r = await this.press();
     if (!r.on || r.code === null) {
+      // The same code the virtual code display gives for a blank screen after a press.
       throw new DeviceError(
-        'no-code',
-        'the display shows no code after the press (battery empty?)',
+        'battery-empty',
+        'the screen stays blank after a press (battery empty?)',
       );
     }
     return { code: r.code, deviceTime: r.deviceTime };
   }
 }
 
-/** True when `e` came from the serial line or the device, so its message is safe to show. */
-export function isSerialDeviceFailure(e: unknown): e is MitidError {
-  return e instanceof MitidError;
+/** Options for {@link serveDeviceFile}. */
+export interface ServeDeviceFileOptions extends ServeSerialOptions {
+  /** True time the device clock runs from (default: the host's clock). */
+  reference?: Clock;
+  /** Model name reported by `ID`. */
+  model?: string;
+}
+
+/** A device file being served on a serial port. */
+export interface ServedDevice {
+  /** The device, for inspection (its state is saved after every change). */
+  readonly device: CodeDisplay;
+  readonly server: SerialServer;
+  /** Stops serving, closes the port and saves and closes the device. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the code display kept in `filePath` on the serial port `portPath` (for
+ * `mitid-sim serial serve FILE --port PATH`). Every press and clock setting is written to the
+ * device file before it is answered.
+ */
+export async function serveDeviceFile(
+  filePath: string,
+  portPath: string,
+  options: ServeDeviceFileOptions = {},
+): Promise<ServedDevice> {
+  const { reference, model, ...serveOptions } = options;
+  const device = await CodeDisplay.open(filePath, reference === undefined ? {} : { reference });
+  let server: SerialServer;
+  try {
+    server = await serveSerial(
+      portPath,
+      codeDisplayTarget(device, model === undefined ? {} : { model }),
+      serveOptions,
+    );
+  } catch (e) {
+    await device.close();
+    throw e;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    device,
+    server,
+    close() {
+      closing ??= server.close().finally(() => device.close());
+      return closing;
+    },
+  };
 }

@@ -206,6 +206,9 @@ export class SerialClient {
       }, timeoutMs);
       this.#pending = { tag, resolve, reject, timer };
     });
+    // The answer may fail (timeout, port gone) while the write is still in progress: mark it
+    // handled now; the caller still gets the rejection through the returned promise.
+    answer.catch(() => undefined);
     try {
       await writePort(this.#port, line + '\n');
     } catch (e) {

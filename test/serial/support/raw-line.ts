@@ -54,6 +54,19 @@ export class RawLine {
     return this.lines.slice(0, n);
   }
 
+  /** Waits until a line matching `pred` has arrived; returns it. */
+  async waitFor(pred: (line: string) => boolean, ms = 10_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (let seen = 0; ;) {
+      while (seen < this.lines.length) {
+        const l = this.lines[seen++] as string;
+        if (pred(l)) return l;
+      }
+      if (Date.now() > deadline) throw new Error('the expected line did not arrive');
+      await this.waitLines(seen + 1, Math.max(1, deadline - Date.now())).catch(() => undefined);
+    }
+  }
+
   /** Writes `line` + LF and returns the next line that comes back (notices skipped). */
   async ask(line: string): Promise<string> {
     const before = this.lines.length;
