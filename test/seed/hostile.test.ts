@@ -1,6 +1,6 @@
 // Hostile and odd PSKC input: every failure is a SeedFileError with the right code, one line,
 // no secret in it, and nothing imported; and the legacy variants real files carry still work.
-import { createCipheriv, createHmac } from 'node:crypto';
+import { createCipheriv, createHmac, pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fromBase64, fromHex, toBase64, toHex } from '../../src/core/bytes.js';
 import { exportPskc, importPskc, importSeedFile } from '../../src/otp/seed/index.js';
@@ -410,6 +410,70 @@ describe('variants found in real files', () => {
       60,
       -3,
       undefined,
+    ]);
+  });
+});
+
+describe('the layout of the last PSKC drafts (draft-ietf-keyprov-pskc-02)', () => {
+  // Device/KeyId/KeyAlgorithm/Usage, MACAlgorithm on the container with no MAC key (the
+  // encryption key MACs), the MAC over the plaintext, ValueMAC inside EncryptedValue, and PBES2
+  // named as the method with the cipher in EncryptionScheme. Built here with node:crypto.
+  const password = 'draft-pass';
+  const salt = new Uint8Array(8).fill(3);
+  const secret = fromHex(SECRET_HEX);
+
+  function draft(valueMac: (key: Uint8Array, plain: Uint8Array) => string): string {
+    const key = new Uint8Array(pbkdf2Sync(password, salt, 500, 16, 'sha1'));
+    const iv = new Uint8Array(16).fill(5);
+    const c = createCipheriv('aes-128-cbc', key, iv);
+    const cv = new Uint8Array(Buffer.concat([iv, c.update(secret), c.final()]));
+    return `<?xml version="1.0"?>
+<KeyContainer Version="1" xmlns="urn:ietf:params:xml:ns:keyprov:pskc" xmlns:pkcs5="http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#" xmlns:xenc="http://www.w3.org/2001/04/xmlenc#">
+  <EncryptionKey><DerivedKey><CarriedKeyName>P1</CarriedKeyName>
+    <KeyDerivationMethod Algorithm="http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2">
+      <pkcs5:PBKDF2-params><pkcs5:Salt><pkcs5:Specified>${toBase64(salt)}</pkcs5:Specified></pkcs5:Salt>
+      <pkcs5:IterationCount>500</pkcs5:IterationCount><pkcs5:KeyLength>16</pkcs5:KeyLength><pkcs5:PRF/></pkcs5:PBKDF2-params>
+    </KeyDerivationMethod></DerivedKey></EncryptionKey>
+  <MACAlgorithm> http://www.w3.org/2000/09/xmldsig#hmac-sha1 </MACAlgorithm>
+  <Device>
+    <DeviceInfo><Manufacturer>TokenVendorAcme</Manufacturer><SerialNo>987654321</SerialNo></DeviceInfo>
+    <Key KeyAlgorithm="urn:ietf:params:xml:ns:keyprov:pskc#hotp" KeyId="123456">
+      <Usage><ResponseFormat Length="8" Encoding="DECIMAL"/></Usage>
+      <Data><Secret><EncryptedValue Id="ED">
+        <xenc:EncryptionMethod Algorithm="http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5#pbes2">
+          <EncryptionScheme Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>
+        </xenc:EncryptionMethod>
+        <xenc:CipherData><xenc:CipherValue>${toBase64(cv)}</xenc:CipherValue></xenc:CipherData>
+        <ValueMAC>${valueMac(key, secret)}</ValueMAC>
+      </EncryptedValue></Secret><Counter><PlainValue>3</PlainValue></Counter></Data>
+    </Key>
+  </Device>
+</KeyContainer>`;
+  }
+
+  it('imports with the MAC checked', () => {
+    const xml = draft((key, p) => toBase64(createHmac('sha1', key).update(p).digest()));
+    const [k] = importPskc(xml, { password });
+    expect([k!.serial, k!.keyId, k!.type, k!.digits, k!.counter, toHex(k!.secret)]).toEqual([
+      '987654321',
+      '123456',
+      'hotp',
+      8,
+      3,
+      SECRET_HEX,
+    ]);
+  });
+
+  it('a wrong MAC in that placement is still caught', () => {
+    const xml = draft((key) => toBase64(createHmac('sha1', key).update('other').digest()));
+    expectSeedError(() => importPskc(xml, { password }), 'bad-mac', [SECRET_HEX, password]);
+  });
+
+  it('a wrong password is wrong-password', () => {
+    const xml = draft((key, p) => toBase64(createHmac('sha1', key).update(p).digest()));
+    expectSeedError(() => importPskc(xml, { password: 'draft-pas' }), 'wrong-password', [
+      SECRET_HEX,
+      password,
     ]);
   });
 });

@@ -207,7 +207,9 @@ function readPbkdf(derived: XmlElement, maxIterations: number): PbkdfParams {
 
 function readCipherData(el: XmlElement, where: string): { cipher: PskcCipher; data: Uint8Array } {
   const method = child(el, 'EncryptionMethod');
-  const uri = attr(method, 'Algorithm', 'algorithm');
+  // Drafts wrote PBES2 as the method with the block cipher in an EncryptionScheme child.
+  const uri =
+    attr(child(method, 'EncryptionScheme'), 'Algorithm') ?? attr(method, 'Algorithm', 'algorithm');
   if (!uri) fail('malformed', `${where}: EncryptedValue has no EncryptionMethod/@Algorithm`);
   const cipher = cipherFor(uri);
   if (!cipher) fail('unsupported', `${where}: encryption ${safeLabel(uri)} is not supported`);
@@ -243,8 +245,11 @@ function readData(
   const ev = child(el, 'EncryptedValue');
   if (pv && ev) fail('malformed', `${where} has both PlainValue and EncryptedValue`);
   if (pv) return { plain: pv.text.trim() };
-  if (ev)
-    return { bytes: keys.decrypt(ev, child(el, 'ValueMAC') ?? child(el, 'ValueDigest'), where) };
+  if (ev) {
+    // RFC 6030 puts ValueMAC beside EncryptedValue; drafts put it inside, or named it ValueDigest.
+    const mac = ['ValueMAC', 'ValueDigest'].map((n) => child(el, n) ?? child(ev, n)).find((m) => m);
+    return { bytes: keys.decrypt(ev, mac, where) };
+  }
   fail('malformed', `${where} has neither PlainValue nor EncryptedValue`);
 }
 
