@@ -21,6 +21,7 @@ import {
   type CtapCborChannel,
   type PinUvAuthToken,
 } from './ctap2.js';
+import type { OpenChipOptions } from './open.js';
 import { PinPermissions } from './pin.js';
 import { attestationObject, checkRpId, clientDataJson, sha256 } from './webauthn.js';
 
@@ -71,6 +72,16 @@ export class Chip implements Authenticator<'chip'> {
     this.ctap = ctap;
     this.serial = serial;
     this.#options = options;
+  }
+
+  /**
+   * Opens a chip by address: a device file (virtual, in this process), `udp:HOST:PORT` or
+   * `hid:PATH`. The choice is made in one place, devices/chip/open.ts.
+   */
+  static async open(target: string, options: OpenChipOptions = {}): Promise<Chip> {
+    // Loaded on call: open.ts imports this module, so a static import would be circular.
+    const { openChip } = await import('./open.js');
+    return openChip(target, options);
   }
 
   /** A chip over an open transport: allocates a CTAPHID channel and reads getInfo. */

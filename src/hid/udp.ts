@@ -120,6 +120,11 @@ export interface UdpServeOptions {
   readonly onReboot?: () => void;
   /** Called after each report the firmware handled (e.g. to persist its state). */
   readonly onReport?: () => void;
+  /**
+   * Offered every datagram that is neither a report nor the reboot datagram (a side channel for
+   * simulator controls); return true when it was understood, else it counts as malformed.
+   */
+  readonly onOtherDatagram?: (datagram: Uint8Array, from: UdpAddress) => boolean;
 }
 
 /** A running UDP device. */
@@ -175,18 +180,23 @@ export async function serveHidOverUdp(
 
   socket.on('message', (msg: Buffer, from: RemoteInfo) => {
     if (closed) return;
+    const isReboot =
+      msg.length === UDP_REBOOT_DATAGRAM.length && Buffer.from(UDP_REBOOT_DATAGRAM).equals(msg);
+    if (msg.length !== HID_REPORT_SIZE || isReboot) {
+      if (isReboot) {
+        firmware.powerCycle();
+        reboots++;
+        updateTicking();
+        options.onReboot?.();
+      } else if (
+        !options.onOtherDatagram?.(new Uint8Array(msg), { host: from.address, port: from.port })
+      ) {
+        malformed++;
+      }
+      return;
+    }
+    // Answers go to whoever spoke last, like the simulator (one host at a time).
     lastHost = { address: from.address, port: hostPort === 'sender' ? from.port : hostPort };
-    if (msg.length === UDP_REBOOT_DATAGRAM.length && Buffer.from(UDP_REBOOT_DATAGRAM).equals(msg)) {
-      firmware.powerCycle();
-      reboots++;
-      updateTicking();
-      options.onReboot?.();
-      return;
-    }
-    if (msg.length !== HID_REPORT_SIZE) {
-      malformed++;
-      return;
-    }
     send(firmware.handleReport(new Uint8Array(msg)));
     options.onReport?.();
     updateTicking();

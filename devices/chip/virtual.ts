@@ -1,0 +1,379 @@
+/**
+ * The virtual chip: its firmware restored from a device file, its flash written back after every
+ * change, and `chip serve` (HID over UDP) with a button that a terminal or another process presses.
+ */
+import { createSocket } from 'node:dgram';
+import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../../src/core/clock.js';
+import { DeviceError, UsageError } from '../../src/core/errors.js';
+import {
+  parseUdpAddress,
+  serveHidOverUdp,
+  type UdpAddress,
+  formatUdpAddress,
+} from '../../src/hid/udp.js';
+import { VirtualHidTransport } from '../../src/hid/virtual.js';
+import {
+  ChipFirmware,
+  checkChipState,
+  UpModes,
+  type ChipPersistentState,
+  type UpMode,
+} from '../../firmware-sim/chip/index.js';
+import { readDeviceFile, writeDeviceFile, type DeviceFileSchema } from '../device-file.js';
+import { Chip } from './chip.js';
+
+/** How the virtual chip's button behaves (the firmware's user-presence mode). */
+export type PressMode = UpMode;
+/** True when `s` names a press mode. */
+export function isPressMode(s: unknown): s is PressMode {
+  return typeof s === 'string' && (UpModes as readonly string[]).includes(s);
+}
+
+/** What a chip device file holds beside the header: the flash, and how the button behaves. */
+export interface ChipFileState {
+  readonly firmware: ChipPersistentState;
+  readonly press: PressMode;
+}
+
+/** The device-file schema of a chip. */
+export const chipFileSchema: DeviceFileSchema<'chip', ChipFileState> = {
+  kind: 'chip',
+  parse(body) {
+    const firmware = checkChipState(body.firmware);
+    if (firmware.serial !== body.serial)
+      throw new DeviceError('bad-device-file', 'firmware.serial differs from serial');
+    const press = body.press ?? 'auto';
+    if (!isPressMode(press))
+      throw new DeviceError('bad-device-file', 'press must be auto, manual or deny');
+    return { firmware, press };
+  },
+};
+
+/** A chip's firmware, running in this process from a device file. */
+export interface VirtualChip {
+  readonly path: string;
+  readonly serial: string;
+  readonly firmware: ChipFirmware;
+  /** The button's mode now. */
+  readonly press: PressMode;
+  /** Presses the button once. */
+  pressButton(): void;
+  /** Writes the flash to the file if it changed since the last write. */
+  save(): Promise<void>;
+  /** Saves, and stops further saves. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link openChipFile}. */
+export interface OpenChipFileOptions {
+  /** Button mode for this run (default: what the file says). */
+  readonly press?: PressMode;
+  readonly clock?: Clock;
+}
+
+/** Restores a chip's firmware from its device file. */
+export async function openChipFile(
+  path: string,
+  options: OpenChipFileOptions = {},
+): Promise<VirtualChip> {
+  const file = await readDeviceFile(path, chipFileSchema);
+  let dirty: ChipPersistentState | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  let closed = false;
+  const press = options.press ?? file.press;
+  const firmware = new ChipFirmware(file.firmware, {
+    clock: options.clock ?? systemClock,
+    upMode: press,
+    onPersist: (s) => {
+      dirty = s;
+    },
+  });
+  const save = (): Promise<void> => {
+    // One write at a time, in order; the newest state wins.
+    writing = writing.then(async () => {
+      if (!dirty || closed) return;
+      const state = dirty;
+      dirty = undefined;
+      await writeDeviceFile(path, {
+        kind: 'chip',
+        serial: file.serial,
+        firmware: state,
+        press: file.press,
+      });
+    });
+    return writing;
+  };
+  return {
+    path,
+    serial: file.serial,
+    firmware,
+    get press() {
+      return firmware.upMode;
+    },
+    pressButton: () => firmware.pressButton(),
+    save,
+    close: async () => {
+      if (closed) return;
+      await save();
+      closed = true;
+    },
+  };
+}
+
+/** Options of {@link createChipDeviceFile}. */
+export interface CreateChipOptions {
+  readonly serial: string;
+  readonly out: string;
+  /** Sets this PIN on the new chip, through clientPIN as a host would. */
+  readonly pin?: string;
+  readonly press?: PressMode;
+  readonly clock?: Clock;
+}
+
+/**
+ * Manufactures a chip (fresh wrap key, attestation key and a test CA of its own) into a new
+ * device file; with `pin`, sets its PIN over CTAP2 clientPIN before returning.
+ */
+export async function createChipDeviceFile(
+  options: CreateChipOptions,
+): Promise<{ serial: string; aaguid: string }> {
+  if (options.press !== undefined && !isPressMode(options.press)) {
+    throw new UsageError('usage', 'press must be auto, manual or deny');
+  }
+  if (
+    options.pin !== undefined &&
+    ([...options.pin].length < 4 || Buffer.byteLength(options.pin) > 63)
+  ) {
+    throw new DeviceError('pin-policy', 'a PIN needs 4 to 63 characters (at most 63 bytes)');
+  }
+  let firmware: ChipFirmware;
+  try {
+    firmware = ChipFirmware.manufacture({
+      serial: options.serial,
+      clock: options.clock ?? systemClock,
+    });
+  } catch (e) {
+    throw new DeviceError('bad-serial', e instanceof Error ? e.message : 'bad serial');
+  }
+  const press = options.press ?? 'auto';
+  await writeDeviceFile(
+    options.out,
+    { kind: 'chip', serial: options.serial, firmware: firmware.snapshot(), press },
+    { exclusive: true },
+  );
+  if (options.pin !== undefined) {
+    const virtual = await openChipFile(options.out, {
+      press: 'auto',
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    const chip = await Chip.fromTransport(
+      new VirtualHidTransport(virtual.firmware, { path: options.out }),
+      {
+        serial: virtual.serial,
+        afterCommand: () => virtual.save(),
+        onClose: () => virtual.close(),
+      },
+    );
+    try {
+      await chip.setPin(options.pin);
+    } finally {
+      await chip.close();
+    }
+  }
+  return { serial: options.serial, aaguid: Buffer.from(firmware.aaguid).toString('hex') };
+}
+
+/** The datagram `chip press` sends to a serving chip (not 64 bytes, so never a HID report). */
+export const PRESS_DATAGRAM = 'mitid-sim chip press';
+
+/** The note `chip serve` leaves beside the device file while it runs. */
+export function serveNotePath(file: string): string {
+  return `${file}.serving`;
+}
+
+interface ServeNote {
+  readonly pid: number;
+  readonly udp: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readNote(file: string): Promise<ServeNote | undefined> {
+  let text: string;
+  try {
+    text = await readFile(serveNotePath(file), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const n = JSON.parse(text) as ServeNote;
+    if (typeof n.pid === 'number' && typeof n.udp === 'string') return n;
+  } catch {
+    // a torn or foreign note counts as none
+  }
+  return undefined;
+}
+
+/** Options of {@link serveChipFile}. */
+export interface ServeChipOptions {
+  readonly host?: string;
+  readonly port?: number;
+  readonly hostPort?: number | 'sender';
+  readonly press?: PressMode;
+  readonly clock?: Clock;
+  /** The chip started waiting for a touch. */
+  readonly onUserPresence?: () => void;
+  /** The button was pressed: from this terminal or by `chip press`. */
+  readonly onPress?: (by: 'terminal' | 'remote') => void;
+  readonly onReboot?: () => void;
+}
+
+/** A chip served over UDP. */
+export interface ServedChip {
+  readonly serial: string;
+  readonly address: UdpAddress;
+  readonly press: PressMode;
+  readonly virtual: VirtualChip;
+  /** Presses the button (what Enter in the serving terminal does). */
+  press_(by: 'terminal' | 'remote'): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a chip device file as HID over UDP. Only one process serves a file at a time: a note
+ * beside it (FILE.serving) names the process and address, for `chip press` and for the next
+ * `chip serve` to refuse politely.
+ */
+export async function serveChipFile(
+  file: string,
+  options: ServeChipOptions = {},
+): Promise<ServedChip> {
+  const existing = await readNote(file);
+  if (existing && alive(existing.pid)) {
+    throw new DeviceError(
+      'device-busy',
+      `${file} is already served by process ${existing.pid} on ${existing.udp}`,
+    );
+  }
+  const virtual = await openChipFile(file, {
+    ...(options.press ? { press: options.press } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  let waiting = false;
+  const watchWaiting = () => {
+    const now = virtual.firmware.waitingForUser;
+    if (now && !waiting) options.onUserPresence?.();
+    waiting = now;
+  };
+  const press = (by: 'terminal' | 'remote') => {
+    virtual.pressButton();
+    options.onPress?.(by);
+  };
+  let server;
+  try {
+    server = await serveHidOverUdp(virtual.firmware, {
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 8111,
+      hostPort: options.hostPort ?? 7112,
+      onReport: () => {
+        watchWaiting();
+        void virtual.save().catch(() => undefined);
+      },
+      ...(options.onReboot ? { onReboot: options.onReboot } : {}),
+      onOtherDatagram: (d) => {
+        if (Buffer.from(d).toString('latin1') !== PRESS_DATAGRAM) return false;
+        press('remote');
+        return true;
+      },
+    });
+  } catch (e) {
+    await virtual.close();
+    throw e;
+  }
+  const address = server.address;
+  await writeFile(
+    serveNotePath(file),
+    JSON.stringify({ pid: process.pid, udp: formatUdpAddress(address) }) + '\n',
+    {
+      mode: 0o600,
+    },
+  );
+  let closed = false;
+  return {
+    serial: virtual.serial,
+    address,
+    press: virtual.press,
+    virtual,
+    press_: press,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await virtual.close();
+      const note = await readNote(file);
+      if (note?.pid === process.pid) await unlink(serveNotePath(file)).catch(() => undefined);
+    },
+  };
+}
+
+/** Presses the button of a served chip: `udp:HOST:PORT`, or a device file being served. */
+export async function pressServedChip(target: string): Promise<string> {
+  let address: UdpAddress;
+  if (target.startsWith('udp:')) {
+    address = parseUdpAddress(target);
+  } else {
+    const note = await readNote(target);
+    if (!note || !alive(note.pid)) {
+      throw new DeviceError(
+        'not-served',
+        `${target} is not being served (start: mitid-sim chip serve ${target} --press manual)`,
+      );
+    }
+    address = parseUdpAddress(note.udp);
+  }
+  const socket = createSocket(address.host.includes(':') ? 'udp6' : 'udp4');
+  try {
+    await new Promise<void>((resolve, reject) =>
+      socket.send(Buffer.from(PRESS_DATAGRAM, 'latin1'), address.port, address.host, (e) =>
+        e ? reject(e) : resolve(),
+      ),
+    );
+  } finally {
+    socket.close();
+  }
+  return formatUdpAddress(address);
+}
+
+/** Chip device files in `dir` (not recursive), with their serials. Unreadable files are skipped. */
+export async function findChipFiles(dir: string): Promise<{ path: string; serial: string }[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    throw new DeviceError(
+      'bad-path',
+      `cannot list ${dir}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  const out: { path: string; serial: string }[] = [];
+  for (const name of names.sort()) {
+    if (name.startsWith('.') || name.endsWith('.serving')) continue;
+    const path = join(dir, name);
+    try {
+      const f = await readDeviceFile(path);
+      if (f.kind === 'chip') out.push({ path, serial: f.serial });
+    } catch {
+      // not a device file
+    }
+  }
+  return out;
+}
