@@ -3,5 +3,6 @@ import type { Command } from '../command.js';
 import { commands as device } from './device.js';
 import { commands as otp } from './otp.js';
 import { commands as serial } from './serial.js';
+import { commands as demo } from './demo.js';
 
-export const allCommands: Command[] = [...device, ...otp, ...serial];
+export const allCommands: Command[] = [...demo, ...device, ...otp, ...serial];
