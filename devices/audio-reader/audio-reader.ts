@@ -195,9 +195,7 @@ export class AudioReader implements Authenticator<'audio-reader'> {
    * Reads the code aloud (the red key: turning the reader on if it is off) and renders it. Speech
    * still running is first let finish, so the press reads rather than stops.
    */
-  async speak(
-    at?: number,
-  ): Promise<{
+  async speak(at?: number): Promise<{
     code: string;
     deviceTime: number;
     wav: Uint8Array;
@@ -307,9 +305,9 @@ export class AudioReader implements Authenticator<'audio-reader'> {
     const state = this.#fw.snapshot();
     const write = this.#writes
       .catch(() => undefined)
-      .then(() =>
-        writeDeviceFile(this.path, { kind: 'audio-reader', serial: this.serial, ...state }),
-      );
+      .then(async () => {
+        await writeDeviceFile(this.path, { kind: 'audio-reader', serial: this.serial, ...state });
+      });
     this.#writes = write;
     return write;
   }

@@ -222,15 +222,13 @@ function templates(
   const key = `${lang}\u0000${voice ?? ''}\u0000${rate}`;
   let p = m.get(key);
   if (!p) {
-    p = speaker
-      .digits(lang, rate, voice)
-      .then((ds) =>
-        ds.map((d, i) => ({
-          digit: DIGITS[i]!,
-          features: mfcc(d),
-          durationMs: (d.samples.length / d.sampleRate) * 1000,
-        })),
-      );
+    p = speaker.digits(lang, rate, voice).then((ds) =>
+      ds.map((d, i) => ({
+        digit: DIGITS[i]!,
+        features: mfcc(d),
+        durationMs: (d.samples.length / d.sampleRate) * 1000,
+      })),
+    );
     m.set(key, p);
     p.catch(() => m.delete(key));
   }

@@ -86,6 +86,14 @@ async function runEspeak(args: string[]): Promise<Uint8Array> {
       { cause: e },
     );
   }
+  // eSpeak NG reports an unknown voice and carries on with none; nothing it says is a secret.
+  const complaint = messages.find((l) => /failed|error|unknown/i.test(l));
+  if (complaint) {
+    throw new AudioError(
+      'engine-failed',
+      `espeak-ng (WebAssembly) failed: ${complaint.trim().slice(0, 120)}`,
+    );
+  }
   try {
     return m.FS.readFile('/out.wav');
   } catch (e) {
