@@ -22,7 +22,16 @@ export interface OutgoingMessage {
    * retried transaction) keeps one message. E.g. `activation-email:<linkId>`.
    */
   readonly idempotencyKey: string;
+  /**
+   * The body holds a secret (an activation link's token): it is cleared from the outbox once
+   * sent, so the database keeps it no longer than delivery needs. Leave unset for SMS that
+   * virtual phones read from the outbox.
+   */
+  readonly sensitive?: boolean;
 }
+
+/** Body left in the outbox after a sensitive message was sent. */
+export const REDACTED_BODY = '[sent; body removed]';
 
 /** A claimed message, as an adapter sees it. */
 export interface OutboxMessage {
@@ -74,6 +83,7 @@ export async function enqueue(tx: Repositories, message: OutgoingMessage): Promi
       body: message.text,
       html: message.html ?? null,
       idempotency_key: message.idempotencyKey,
+      sensitive: message.sensitive === true ? 1 : 0,
       status: 'pending',
       attempts: 0,
       next_attempt_at: tx.now,
@@ -235,9 +245,14 @@ export class OutboxDispatcher {
       let q;
       if (error === undefined) {
         outcome = 'sent';
-        q = tx.db
-          .updateTable('outbox')
-          .set({ status: 'sent', sent_at: tx.now, claimed_until: null, last_error: null });
+        q = tx.db.updateTable('outbox').set((eb) => ({
+          status: 'sent',
+          sent_at: tx.now,
+          claimed_until: null,
+          last_error: null,
+          body: eb.case().when('sensitive', '=', 1).then(REDACTED_BODY).else(eb.ref('body')).end(),
+          html: eb.case().when('sensitive', '=', 1).then(null).else(eb.ref('html')).end(),
+        }));
       } else {
         outcome = message.attempts >= this.#o.maxAttempts ? 'failed' : 'retrying';
         q = tx.db.updateTable('outbox').set({

@@ -239,6 +239,7 @@ function initial(engine: Engine): Migration {
         .addColumn('body', T.text, (c) => c.notNull())
         .addColumn('html', T.text)
         .addColumn('idempotency_key', T.text, (c) => c.notNull().unique())
+        .addColumn('sensitive', T.int, (c) => c.notNull())
         .addColumn('status', T.text, (c) => c.notNull())
         .addColumn('attempts', T.int, (c) => c.notNull())
         .addColumn('next_attempt_at', T.time, (c) => c.notNull())

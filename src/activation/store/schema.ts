@@ -196,6 +196,8 @@ export interface OutboxTable {
   body: string;
   html: string | null;
   idempotency_key: string;
+  /** 1: the body holds a secret (an activation link) and is cleared once sent. */
+  sensitive: Flag;
   /** 'pending' | 'sending' | 'sent' | 'failed'. */
   status: string;
   attempts: number;
