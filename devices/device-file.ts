@@ -1,6 +1,6 @@
 /** Device files: one JSON file per emulated device, written atomically with owner-only access. */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type AuthenticatorKind, isAuthenticatorKind } from '../src/core/authenticator.js';
 import { DeviceError, MitidError } from '../src/core/errors.js';
@@ -164,13 +164,14 @@ export interface WriteDeviceFileOptions {
  * with mode 0600 (it holds the token's secret, as the token's flash does), flushed to disk, then
  * renamed over the target, so a reader sees the old file or the new one, never half of one. With
  * `exclusive`, the temporary file is hard-linked into place instead, which fails if the target
- * exists. Errors are DeviceError 'device-file-write' (or 'device-file-exists').
+ * exists. Errors are DeviceError 'device-file-write' (or 'device-file-exists'). Resolves to the
+ * text written, so a caller can tell later whether someone else has replaced it.
  */
 export async function writeDeviceFile<K extends AuthenticatorKind, S extends object>(
   path: string,
   content: DeviceFileContent<K, S>,
   options: WriteDeviceFileOptions = {},
-): Promise<void> {
+): Promise<string> {
   checkPath(path);
   if (typeof content !== 'object' || content === null)
     throw new TypeError('content must be an object');
@@ -218,6 +219,7 @@ export async function writeDeviceFile<K extends AuthenticatorKind, S extends obj
     });
   }
   await syncDir(dirname(path));
+  return text;
 }
 
 /** Flushes a directory entry (the rename) to disk where the platform allows it. */
@@ -231,5 +233,78 @@ async function syncDir(dir: string): Promise<void> {
     }
   } catch {
     // Some platforms cannot open or fsync a directory; the rename is still atomic there.
+  }
+}
+
+/** Options of {@link withDeviceFileLock}. */
+export interface DeviceFileLockOptions {
+  /** How long to wait for another holder before giving up with 'device-busy' (default 10 s). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Runs `fn` holding the device file's lock: a file `<path>.lock` made with O_EXCL and holding
+ * the owner's process id. A lock whose process is gone (a crash) is taken over. Waits while
+ * another holder works, up to `timeoutMs`, then fails with DeviceError 'device-busy'. Programs
+ * that read, change and write a device file take it so that no change is lost.
+ */
+export async function withDeviceFileLock<T>(
+  path: string,
+  fn: () => Promise<T>,
+  options: DeviceFileLockOptions = {},
+): Promise<T> {
+  checkPath(path);
+  const lock = `${path}.lock`;
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') {
+        throw new DeviceError(
+          'device-file-write',
+          `${basename(lock)}: cannot be made (${code ?? 'error'})`,
+          { cause: e },
+        );
+      }
+    }
+    if (await isStale(lock)) {
+      await unlink(lock).catch(() => undefined);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new DeviceError(
+        'device-busy',
+        `${basename(path)}: another program holds the device file`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(lock).catch(() => undefined);
+  }
+}
+
+/** True when a lock's owner has gone: its process no longer exists, or it never wrote its id. */
+async function isStale(lock: string): Promise<boolean> {
+  let text: string;
+  let age: number;
+  try {
+    text = await readFile(lock, 'utf8');
+    age = Date.now() - (await stat(lock)).mtimeMs;
+  } catch {
+    return false; // released meanwhile: simply try again
+  }
+  const pid = Number(text.trim());
+  if (!Number.isSafeInteger(pid) || pid <= 0) return age > 5_000; // being written, or a crash mid-write
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }

@@ -1,5 +1,6 @@
 /** The code display as host software sees it: an Authenticator over the emulated firmware and its device file. */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type {
   Authenticator,
   OtpBindRequest,
@@ -19,7 +20,12 @@ import {
   type LcdFrame,
   checkCodeDisplayState,
 } from '../../firmware-sim/code-display/index.js';
-import { type DeviceFileSchema, readDeviceFile, writeDeviceFile } from '../device-file.js';
+import {
+  type DeviceFileSchema,
+  readDeviceFile,
+  withDeviceFileLock,
+  writeDeviceFile,
+} from '../device-file.js';
 
 /** How a code display's state sits in its device file (beside the common header). */
 export const codeDisplayFileSchema: DeviceFileSchema<'code-display', CodeDisplayState> = {
@@ -43,11 +49,15 @@ export interface CodeDisplayCreateOptions {
   readonly deviceTime?: number;
   readonly battery?: Partial<BatteryModel>;
   readonly settings?: Partial<CodeDisplaySettings>;
+  /** How long an operation waits for another program holding the device file (default 10 s). */
+  readonly lockTimeoutMs?: number;
 }
 
 /** Options of {@link CodeDisplay.open}. */
 export interface CodeDisplayOpenOptions {
   readonly reference?: Clock;
+  /** How long an operation waits for another program holding the device file (default 10 s). */
+  readonly lockTimeoutMs?: number;
 }
 
 /**
@@ -66,19 +76,32 @@ export class CodeDisplay implements Authenticator<'code-display'> {
   readonly serial: string;
   /** The device file. */
   readonly path: string;
-  readonly #fw: CodeDisplayFirmware;
+  #fw: CodeDisplayFirmware;
+  readonly #ref: Clock;
   readonly #base: Clock;
   #at: number | undefined;
   #closed = false;
-  #writes: Promise<void> = Promise.resolve();
+  /** The file's text as this object last read or wrote it. */
+  #text: string | undefined;
+  /** Operations on the file, one at a time, in call order. */
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #lockTimeoutMs: number | undefined;
 
-  private constructor(path: string, state: CodeDisplayState, reference: Clock) {
+  private constructor(
+    path: string,
+    state: CodeDisplayState,
+    reference: Clock,
+    text: string | undefined,
+    lockTimeoutMs: number | undefined,
+  ) {
     this.path = path;
+    this.#lockTimeoutMs = lockTimeoutMs;
     this.#base = reference;
     // The firmware's reference reads `at` during a call that gave one, the base clock otherwise.
-    const ref: Clock = { now: () => this.#at ?? this.#base.now() };
-    this.#fw = new CodeDisplayFirmware(state, { reference: ref });
+    this.#ref = { now: () => this.#at ?? this.#base.now() };
+    this.#fw = new CodeDisplayFirmware(state, { reference: this.#ref });
     this.serial = state.serial;
+    this.#text = text;
   }
 
   /** Makes a new device and its device file (refusing to replace an existing one). */
@@ -86,6 +109,7 @@ export class CodeDisplay implements Authenticator<'code-display'> {
     if (typeof options !== 'object' || options === null)
       throw new DeviceError('bad-option', 'options must be an object');
     const reference = checkReference(options.reference);
+    const lockTimeoutMs = checkLockTimeout(options.lockTimeoutMs);
     const fw = CodeDisplayFirmware.manufacture({
       serial: options.serial,
       key: options.key,
@@ -97,8 +121,12 @@ export class CodeDisplay implements Authenticator<'code-display'> {
       random: (n) => new Uint8Array(randomBytes(n)),
     });
     const state = fw.snapshot();
-    await writeDeviceFile(options.out, { kind: 'code-display', ...state }, { exclusive: true });
-    return new CodeDisplay(options.out, state, reference);
+    const text = await writeDeviceFile(
+      options.out,
+      { kind: 'code-display', ...state },
+      { exclusive: true },
+    );
+    return new CodeDisplay(options.out, state, reference, text, lockTimeoutMs);
   }
 
   /** Makes a new device around an imported key (serial from `key.serial`). */
@@ -114,50 +142,57 @@ export class CodeDisplay implements Authenticator<'code-display'> {
 
   /** Opens a device from its file. */
   static async open(path: string, options: CodeDisplayOpenOptions = {}): Promise<CodeDisplay> {
-    const reference = checkReference(options?.reference);
+    if (typeof options !== 'object' || options === null) {
+      throw new DeviceError('bad-option', 'options must be an object');
+    }
+    const reference = checkReference(options.reference);
+    const lockTimeoutMs = checkLockTimeout(options.lockTimeoutMs);
     const file = await readDeviceFile(path, codeDisplayFileSchema);
-    return new CodeDisplay(path, checkCodeDisplayState(file, 'bad-device-file'), reference);
+    const state = checkCodeDisplayState(file, 'bad-device-file');
+    return new CodeDisplay(path, state, reference, undefined, lockTimeoutMs);
   }
 
   /** Presses the button (at host time `at`, default now); the new state is saved. */
-  async press(at?: number): Promise<LcdFrame> {
-    const frame = this.#with(at, () => this.#fw.press());
-    await this.#save();
-    return frame;
+  press(at?: number): Promise<LcdFrame> {
+    return this.#change(at, () => this.#fw.press());
   }
 
-  /** What the screen shows (at host time `at`, default now). */
+  /**
+   * What the screen shows (at host time `at`, default now), from the state this object holds:
+   * after another program pressed the same device, call {@link refresh} first.
+   */
   lcd(at?: number): LcdFrame {
-    return this.#with(at, () => this.#fw.lcd());
+    return this.#with(checkAt(at), () => this.#fw.lcd());
   }
 
-  /** The device's report on itself (at host time `at`, default now). */
+  /** The device's report on itself (at host time `at`, default now); see {@link lcd}. */
   status(at?: number): CodeDisplayStatus {
-    return this.#with(at, () => this.#fw.status());
+    return this.#with(checkAt(at), () => this.#fw.status());
+  }
+
+  /** Picks up changes another program made to the device file. */
+  async refresh(): Promise<void> {
+    await this.#change(undefined, () => undefined, false);
   }
 
   /** Sets the device clock to `deviceMs` (at host time `at`, default now); saved. */
-  async setClock(deviceMs: number, at?: number): Promise<void> {
-    this.#with(at, () => this.#fw.setClock(deviceMs));
-    await this.#save();
+  setClock(deviceMs: number, at?: number): Promise<void> {
+    return this.#change(at, () => this.#fw.setClock(deviceMs));
   }
 
   /** Sets the crystal's rate error from host time `at` (default now) on; saved. */
-  async setDrift(ppm: number, at?: number): Promise<void> {
-    this.#with(at, () => this.#fw.setDrift(ppm));
-    await this.#save();
+  setDrift(ppm: number, at?: number): Promise<void> {
+    return this.#change(at, () => this.#fw.setDrift(ppm));
   }
 
   /** Changes settings (the display timeout); saved. */
-  async configure(settings: Partial<CodeDisplaySettings>): Promise<void> {
-    this.#with(undefined, () => this.#fw.configure(settings));
-    await this.#save();
+  configure(settings: Partial<CodeDisplaySettings>): Promise<void> {
+    return this.#change(undefined, () => this.#fw.configure(settings));
   }
 
   /** Fits a fresh battery (at host time `at`, default now); saved. */
-  async replaceBattery(at?: number): Promise<void> {
-    this.#with(at, () => this.#fw.replaceBattery());
-    await this.#save();
+  replaceBattery(at?: number): Promise<void> {
+    return this.#change(at, () => this.#fw.replaceBattery());
   }
 
   /**
@@ -181,19 +216,19 @@ export class CodeDisplay implements Authenticator<'code-display'> {
     return this.#fw.exportKey();
   }
 
-  /** The device's whole state as saved (a copy). */
+  /** The device's whole state as this object holds it (a copy). */
   snapshot(): CodeDisplayState {
     this.#open();
     return this.#fw.snapshot();
   }
 
-  /** Saves the state and closes the device. Idempotent; later calls but close() throw 'closed'. */
+  /** Saves the state and closes the device. Idempotent; afterwards everything else throws 'closed'. */
   async close(): Promise<void> {
     if (this.#closed) {
-      await this.#writes.catch(() => undefined);
+      await this.#queue.catch(() => undefined);
       return;
     }
-    await this.#save();
+    await this.#change(undefined, () => undefined);
     this.#closed = true;
   }
 
@@ -203,12 +238,6 @@ export class CodeDisplay implements Authenticator<'code-display'> {
 
   #with<T>(at: number | undefined, fn: () => T): T {
     this.#open();
-    if (
-      at !== undefined &&
-      (typeof at !== 'number' || !Number.isFinite(at) || at < 0 || at > MAX_TIME_MS)
-    ) {
-      throw new DeviceError('bad-time', 'at must be a host time in ms from 0 to 8.64e15');
-    }
     this.#at = at;
     try {
       return fn();
@@ -217,15 +246,93 @@ export class CodeDisplay implements Authenticator<'code-display'> {
     }
   }
 
-  /** Queues a write of the state as it is now; writes happen one at a time, in order. */
-  #save(): Promise<void> {
-    const state = this.#fw.snapshot();
-    const write = this.#writes
-      .catch(() => undefined)
-      .then(() => writeDeviceFile(this.path, { kind: 'code-display', ...state }));
-    this.#writes = write;
-    return write;
+  /**
+   * Runs one operation on the device as stored: under the file's lock, the state is reloaded if
+   * another program changed the file since this object last saw it, the operation runs, and the
+   * new state is written before the lock is released. So two programs pressing the same virtual
+   * token (a serial server and the CLI, say) share one battery, clock and counter.
+   */
+  #change<T>(at: number | undefined, fn: () => T, write = true): Promise<T> {
+    let when: number | undefined;
+    try {
+      this.#open();
+      when = checkAt(at);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const run = async (): Promise<T> => {
+      this.#open();
+      const lock = this.#lockTimeoutMs === undefined ? {} : { timeoutMs: this.#lockTimeoutMs };
+      return withDeviceFileLock(
+        this.path,
+        async () => {
+          await this.#reloadIfChanged();
+          const before = this.#fw.snapshot();
+          const result = this.#with(when, fn);
+          if (write) {
+            try {
+              this.#text = await writeDeviceFile(this.path, {
+                kind: 'code-display',
+                ...this.#fw.snapshot(),
+              });
+            } catch (e) {
+              // What is not on disk did not happen: the device goes back to the state saved.
+              this.#fw = new CodeDisplayFirmware(before, { reference: this.#ref });
+              throw e;
+            }
+          }
+          return result;
+        },
+        lock,
+      );
+    };
+    const p = this.#queue.catch(() => undefined).then(run);
+    this.#queue = p;
+    return p;
   }
+
+  async #reloadIfChanged(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (e) {
+      // A removed file is written again from this object's state; other errors are the reader's.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new DeviceError('bad-device-file', 'device file cannot be read', { cause: e });
+    }
+    if (text === this.#text) return;
+    const file = await readDeviceFile(this.path, codeDisplayFileSchema);
+    if (file.serial !== this.serial) {
+      throw new DeviceError(
+        'bad-device-file',
+        `the device file now holds ${file.serial}, not ${this.serial}`,
+      );
+    }
+    this.#fw = new CodeDisplayFirmware(checkCodeDisplayState(file, 'bad-device-file'), {
+      reference: this.#ref,
+    });
+    this.#text = text;
+  }
+}
+
+function checkLockTimeout(ms: unknown): number | undefined {
+  if (
+    ms !== undefined &&
+    (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > 3_600_000)
+  ) {
+    throw new DeviceError('bad-option', 'lockTimeoutMs must be a number of ms from 0 to 3600000');
+  }
+  return ms;
+}
+
+function checkAt(at: unknown): number | undefined {
+  if (
+    at !== undefined &&
+    (typeof at !== 'number' || !Number.isFinite(at) || at < 0 || at > MAX_TIME_MS)
+  ) {
+    throw new DeviceError('bad-time', 'at must be a host time in ms from 0 to 8.64e15');
+  }
+  return at;
 }
 
 function checkReference(reference: unknown): Clock {
