@@ -113,13 +113,15 @@ class Keyring {
     const macKeyEl = child(this.#macMethod, 'MACKey');
     if (!macKeyEl) return { hash, key: this.key(cipher, where), separate: false };
     if (!this.#mac) {
-      const { cipher: kc, data } = readCipherData(macKeyEl, 'MACMethod/MACKey');
-      const plain = decryptValue(kc, this.key(kc, 'MACMethod/MACKey'), data);
-      if (plain === 'short')
-        fail('malformed', 'MACMethod/MACKey: cipher value has the wrong length');
+      // The MAC key is the first thing the encryption key opens, so its padding is where a wrong
+      // key or password shows; the message names the package that needed it.
+      const at = `${where}: MACMethod/MACKey`;
+      const { cipher: kc, data } = readCipherData(macKeyEl, at);
+      const plain = decryptValue(kc, this.key(kc, at), data);
+      if (plain === 'short') fail('malformed', `${at}: cipher value has the wrong length`);
       if (plain === 'bad-padding')
-        fail(this.wrongCode, `MACMethod/MACKey does not decrypt: ${this.#wrongWhat}`);
-      if (plain.length === 0) fail('malformed', 'MACMethod/MACKey is empty');
+        fail(this.wrongCode, `${at} does not decrypt: ${this.#wrongWhat}`);
+      if (plain.length === 0) fail('malformed', `${at} is empty`);
       this.#mac = { hash, key: plain };
     }
     return { ...this.#mac, separate: true };
