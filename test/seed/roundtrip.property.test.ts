@@ -131,8 +131,11 @@ describe('round trips', () => {
             importPskc(xml, { key: k2 });
           } catch (e) {
             code = (e as { code: string }).code;
-            for (const k of keys)
+            // A secret of a byte or two can appear in any text by chance; four bytes cannot.
+            for (const k of keys.filter((x) => x.secret.length >= 4)) {
               expect((e as Error).message).not.toContain(Buffer.from(k.secret).toString('hex'));
+              expect((e as Error).message).not.toContain(Buffer.from(k.secret).toString('base64'));
+            }
           }
           // The MACKey's padding fails for almost every wrong key; the rare wrong key whose
           // padding holds then fails the MAC.
