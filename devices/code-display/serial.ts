@@ -29,12 +29,12 @@ import type {
 } from '../../src/serial/types.js';
 
 /**
- * What {@link codeDisplayTarget} needs of a code display: the firmware itself
- * (CodeDisplayFirmware) and the host-side device both fit.
+ * What {@link codeDisplayTarget} needs of a code display: the host-side CodeDisplay fits, and so
+ * does anything that presses at a given host time `at` (CodeDisplay's meaning of it).
  */
 export interface CodeDisplayLike {
   readonly serial: string;
-  press(): LcdFrame | Promise<LcdFrame>;
+  press(at?: number): LcdFrame | Promise<LcdFrame>;
   lcd(): LcdFrame | Promise<LcdFrame>;
   status(): CodeDisplayStatus | Promise<CodeDisplayStatus>;
   setClock(deviceMs: number): void | Promise<void>;
@@ -80,7 +80,7 @@ export function codeDisplayTarget(
       const id = { kind: 'code-display', serial: device.serial, firmware: s.firmwareVersion };
       return options.model === undefined ? id : { ...id, model: options.model };
     },
-    press: () => device.press(),
+    press: (at) => (at === undefined ? device.press() : device.press(at)),
     read: () => device.lcd(),
     status: async () => statusOf(await device.status()),
     setClock: (ms) => device.setClock(ms),
@@ -156,9 +156,13 @@ export class SerialCodeDisplay implements Authenticator<'code-display'> {
     return this.#client;
   }
 
-  /** Presses the button and returns what the display then shows. */
-  press(): Promise<LcdReading> {
-    return mapped(this.#client.press());
+  /**
+   * Presses the button and returns what the display then shows. With `at` (host time, ms) the
+   * press happens at that time: an emulator acts as if pressed then, exactly as the virtual code
+   * display does; a jig waits until then or refuses with DeviceError 'unsupported' (§4.1).
+   */
+  press(at?: number): Promise<LcdReading> {
+    return mapped(this.#client.press(at));
   }
 
   /** What the display shows now. */
@@ -178,13 +182,13 @@ export class SerialCodeDisplay implements Authenticator<'code-display'> {
 
   /** Binding: a press; the user hands over the serial and the code shown. */
   async bind(request: OtpBindRequest = {}): Promise<OtpBindResponse> {
-    const r = await this.#pressAt(request.at);
+    const r = await this.#pressAt(atOf(request, 'bind request'));
     return { type: 'otp', serial: this.serial, code: r.code, deviceTime: r.deviceTime };
   }
 
   /** Login: a press; the proof is the code shown. */
   async prove(challenge: OtpChallenge = {}): Promise<OtpProof> {
-    const r = await this.#pressAt(challenge.at);
+    const r = await this.#pressAt(atOf(challenge, 'challenge'));
     return { type: 'otp', serial: this.serial, code: r.code, deviceTime: r.deviceTime };
   }
 
@@ -194,15 +198,7 @@ export class SerialCodeDisplay implements Authenticator<'code-display'> {
   }
 
   async #pressAt(at: number | undefined): Promise<{ code: string; deviceTime: number }> {
-    if (at !== undefined) {
-      // A device on a wire is pressed now, by a finger or a solenoid: it cannot be pressed at
-      // another moment, so the host's request for one is refused rather than silently ignored.
-      throw new DeviceError(
-        'unsupported',
-        'a device on a serial line can only be pressed now (omit "at")',
-      );
-    }
-    const r = await this.press();
+    const r = await this.press(at);
     if (!r.on || r.code === null) {
       // The same code the virtual code display gives for a blank screen after a press.
       throw new DeviceError(
@@ -212,6 +208,24 @@ export class SerialCodeDisplay implements Authenticator<'code-display'> {
     }
     return { code: r.code, deviceTime: r.deviceTime };
   }
+}
+
+/** Largest time the line carries (year 9999, docs/serial-protocol.md §4.1). */
+const MAX_AT_MS = 253_402_300_799_999;
+
+/** The `at` of a bind request or challenge, checked as the virtual code display checks it. */
+function atOf(request: unknown, name: string): number | undefined {
+  if (request === undefined) return undefined;
+  if (typeof request !== 'object' || request === null) {
+    throw new DeviceError('bad-request', `${name} must be an object`);
+  }
+  const at = (request as { at?: unknown }).at;
+  if (at === undefined) return undefined;
+  if (typeof at !== 'number' || !Number.isFinite(at) || at < 0 || at > MAX_AT_MS) {
+    throw new DeviceError('bad-time', 'at must be a host time in ms from 0 to year 9999');
+  }
+  // The line carries whole milliseconds.
+  return Math.floor(at);
 }
 
 /** Options for {@link serveDeviceFile}. */

@@ -149,9 +149,16 @@ export class SerialClient {
     await this.request('PING');
   }
 
-  /** `PRESS`: presses the button and reads the display. */
-  async press(): Promise<LcdReading> {
-    return parseLcd(await this.request('PRESS', [], { timeoutMs: this.#pressTimeoutMs }));
+  /**
+   * `PRESS`: presses the button and reads the display. With `at` (host time, ms), `PRESS <at>`:
+   * an emulator presses as if at that time; a jig waits for it or answers `unsupported` (§4.1).
+   */
+  async press(at?: number): Promise<LcdReading> {
+    if (at !== undefined && (!Number.isSafeInteger(at) || at < 0)) {
+      throw new RangeError('at must be a non-negative integer number of ms');
+    }
+    const args = at === undefined ? [] : [String(at)];
+    return parseLcd(await this.request('PRESS', args, { timeoutMs: this.#pressTimeoutMs }));
   }
 
   /** `READ`: the display now. */

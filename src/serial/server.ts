@@ -73,6 +73,8 @@ class LineProblem extends Error {
   }
 }
 
+const PRESS_ARGS = 'PRESS takes no argument, or a host time: Unix ms or ISO 8601 with a zone';
+
 function noArgs(req: Request): void {
   if (req.args.length > 0)
     throw new LineProblem(ProtocolErrors.badArgument, `${req.command} takes no arguments`);
@@ -95,8 +97,14 @@ async function dispatch(target: SerialTarget, req: Request): Promise<Fields> {
         throw new LineProblem(ProtocolErrors.badArgument, 'PING takes at most one word');
       return req.args[0] === undefined ? [] : [['echo', req.args[0]]];
     case 'PRESS': {
-      noArgs(req);
-      const r = await target.press();
+      if (req.args.length > 1) throw new LineProblem(ProtocolErrors.badArgument, PRESS_ARGS);
+      let at: number | undefined;
+      if (req.args[0] !== undefined) {
+        const t = parseTimeArgument(req.args[0]);
+        if (t === null) throw new LineProblem(ProtocolErrors.badArgument, PRESS_ARGS);
+        at = t;
+      }
+      const r = await (at === undefined ? target.press() : target.press(at));
       await target.save?.();
       return lcdFields(r);
     }

@@ -52,8 +52,12 @@ export interface DeviceStatus {
  */
 export interface SerialTarget {
   identify(): DeviceIdentity | Promise<DeviceIdentity>;
-  /** Presses the button once and returns what the display then shows. */
-  press(): LcdReading | Promise<LcdReading>;
+  /**
+   * Presses the button once and returns what the display then shows. With `at` (host time, ms),
+   * the press happens at that host time (§4.1 `PRESS <t>`); a target that cannot do that throws
+   * a MitidError with code `unsupported`.
+   */
+  press(at?: number): LcdReading | Promise<LcdReading>;
   /** What the display shows now, without pressing. */
   read(): LcdReading | Promise<LcdReading>;
   status(): DeviceStatus | Promise<DeviceStatus>;

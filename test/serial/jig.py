@@ -85,7 +85,15 @@ class Jig:
             return self.ok(tag, ("echo=" + args[0]) if args else "")
         if command == "HELP":
             return self.ok(tag, 'proto=1 commands="HELP ID PING PRESS READ STATUS TIME" max=256')
-        if command == "PRESS" and not args:
+        if command == "PRESS" and len(args) <= 1:
+            if args:
+                if not args[0].isdigit():
+                    return self.err(tag, "bad-argument", "this jig takes PRESS <unix ms>")
+                wait_ms = int(args[0]) - self.now_ms()
+                if wait_ms < -1000 or wait_ms > 60000:
+                    return self.err(tag, "unsupported", "the jig presses now or up to 60 s ahead")
+                if wait_ms > 0:
+                    time.sleep(wait_ms / 1000.0)
             time.sleep(self.press_ms / 1000.0)  # the solenoid goes down and up
             self.presses += 1
             if self.ocr_fail_every and self.presses % self.ocr_fail_every == 0:

@@ -133,6 +133,19 @@ describeWithTool(
       expect((u as SerialError).code).toBe('device');
     });
 
+    it('presses at a given host time by waiting for it, and refuses the past', async () => {
+      const at = Date.now() + 400;
+      const proof = await display.prove({ at });
+      expect(proof.deviceTime).toBeGreaterThanOrEqual(at);
+      expect(proof.code).toBe(independentTotp(KEY, proof.deviceTime));
+      const e = await display.prove({ at: Date.now() - 60_000 }).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(DeviceError);
+      expect((e as DeviceError).code).toBe('unsupported');
+    });
+
     it('reports an answer that never comes as a timeout', async () => {
       await stopJig(jig);
       const e = await display.client.request('PING', [], { timeoutMs: 300 }).then(

@@ -206,10 +206,16 @@ describeWithTool(
         const proof = await sd.prove({});
         expect(proof).toStrictEqual(await twin.prove({}));
         expect(Object.keys(proof).sort()).toStrictEqual(['code', 'deviceTime', 'serial', 'type']);
-        // A wire cannot press in the past: refused, not ignored.
-        const e = await failure(sd.prove({ at: START }));
-        expect(e).toBeInstanceOf(DeviceError);
-        expect(e.code).toBe('unsupported');
+        // PRESS <t>: the emulator presses at a given host time, as the virtual one does.
+        const at = ref.now() + 45_000;
+        expect(await sd.prove({ at })).toStrictEqual(await twin.prove({ at }));
+        expect((await sd.prove({ at: START + 0.7 })).code).toBe(independentTotp(IKEY, START));
+        for (const bad of [NaN, -1, Infinity, 1e300, '12' as unknown as number]) {
+          const e = await failure(sd.prove({ at: bad }));
+          expect(e).toBeInstanceOf(DeviceError);
+          expect(e.code).toBe('bad-time');
+        }
+        expect((await failure(sd.bind(null as never))).code).toBe('bad-request');
       } finally {
         await sd.close();
         await sd.close();
@@ -257,7 +263,10 @@ describeWithTool(
       ['#', 'ERR bad-syntax a tag is # and 1 to 16 letters, digits, - or _'],
       ['#1', '#1 ERR bad-syntax a tag needs a command'],
       ['#tag!! PING', 'ERR bad-syntax a tag is # and 1 to 16 letters, digits, - or _'],
-      ['PRESS now', 'ERR bad-argument PRESS takes no arguments'],
+      [
+        'PRESS now',
+        'ERR bad-argument PRESS takes no argument, or a host time: Unix ms or ISO 8601 with a zone',
+      ],
       ['#2 TIME 2026-11-25', '#2 ERR bad-argument TIME wants Unix ms or ISO 8601 with a zone'],
       ['TIME 1 2', 'ERR bad-argument TIME takes at most one time'],
       ['PING a b', 'ERR bad-argument PING takes at most one word'],
