@@ -21,8 +21,12 @@ import {
   Cose,
   coseEc2,
   ecdhZ,
+  CoseOkp,
+  ed25519Key,
+  es256Key,
   generateP256,
   hmacSha256,
+  type CredentialKey,
   open,
   p256FromScalar,
   parsePlatformKey,
@@ -96,6 +100,11 @@ const FLAG_UP = 0x01;
 const FLAG_UV = 0x04;
 const FLAG_AT = 0x40;
 const FLAG_ED = 0x80;
+/** Bits of the flags byte sealed in a credential ID. */
+const SEALED_HMAC_SECRET = 0x01;
+const SEALED_EDDSA = 0x02;
+/** Algorithms we make credentials with, as getInfo lists them. */
+const ALGORITHMS: readonly number[] = [Cose.ES256, CoseOkp.EdDSA];
 
 /** The CBOR options for requests: canonical, at most four levels (CTAP 2.1 §8). */
 const REQUEST_CBOR = { maxDepth: 4, maxLength: 2048 } as const;
@@ -103,7 +112,7 @@ const REQUEST_CBOR = { maxDepth: 4, maxLength: 2048 } as const;
 /** A credential opened from its ID. */
 interface OpenedCredential {
   readonly id: Uint8Array;
-  readonly key: P256Key;
+  readonly key: CredentialKey;
   readonly credProtect: number;
   readonly hmacSecret: boolean;
   readonly resident?: ResidentCredential;
@@ -362,12 +371,13 @@ export class ChipAuthenticator implements CtapHidApplication {
         [0x09, ['usb']],
         [
           0x0a,
-          [
-            new Map<string, unknown>([
-              ['alg', Cose.ES256],
-              ['type', 'public-key'],
-            ]),
-          ],
+          ALGORITHMS.map(
+            (alg) =>
+              new Map<string, unknown>([
+                ['alg', alg],
+                ['type', 'public-key'],
+              ]),
+          ),
         ],
         [0x0c, false],
         [0x0d, 4],
@@ -381,13 +391,15 @@ export class ChipAuthenticator implements CtapHidApplication {
   // Credential IDs: the private key sealed under the chip's wrap key, bound to the RP ID hash.
 
   #makeCredentialId(
-    d: Uint8Array,
+    key: CredentialKey,
     rpIdHash: Uint8Array,
     credProtect: number,
     hmacSecret: boolean,
   ): Uint8Array {
     const iv = this.#env.random(12);
-    const plain = concatBytes(d, Uint8Array.of(credProtect, hmacSecret ? 1 : 0));
+    const flags =
+      (hmacSecret ? SEALED_HMAC_SECRET : 0) | (key.alg === CoseOkp.EdDSA ? SEALED_EDDSA : 0);
+    const plain = concatBytes(key.secret, Uint8Array.of(credProtect, flags));
     return concatBytes(
       Uint8Array.of(CRED_ID_VERSION),
       iv,
@@ -403,9 +415,12 @@ export class ChipAuthenticator implements CtapHidApplication {
     const resident = this.#s.credentials.find((c) => c.id === idHex);
     return {
       id: new Uint8Array(id),
-      key: p256FromScalar(plain.subarray(0, 32)),
+      key:
+        plain[33]! & SEALED_EDDSA
+          ? ed25519Key(plain.subarray(0, 32))
+          : es256Key(p256FromScalar(plain.subarray(0, 32))),
       credProtect: plain[32]!,
-      hmacSecret: plain[33] === 1,
+      hmacSecret: (plain[33]! & SEALED_HMAC_SECRET) !== 0,
       ...(resident ? { resident } : {}),
     };
   }
@@ -503,14 +518,15 @@ export class ChipAuthenticator implements CtapHidApplication {
     const protocol = this.#protocolParam(param, protocolNum);
 
     // Step 3: the first algorithm we support, in the RP's order of preference.
-    let algOk = false;
+    let alg: number | undefined;
     for (const [i, cp] of credParams.entries()) {
       if (!(cp instanceof Map)) throw unexpected(`pubKeyCredParams[${i}]`, 'a map');
       const type = textParam(cp as CborMap, 'type', `pubKeyCredParams[${i}].type`);
-      const alg = intParam(cp as CborMap, 'alg', `pubKeyCredParams[${i}].alg`);
-      if (type === 'public-key' && alg === Cose.ES256) algOk = true;
+      const a = intParam(cp as CborMap, 'alg', `pubKeyCredParams[${i}].alg`);
+      if (alg === undefined && type === 'public-key' && ALGORITHMS.includes(a)) alg = a;
     }
-    if (!algOk) fail(CtapStatus.CTAP2_ERR_UNSUPPORTED_ALGORITHM, 'no supported algorithm');
+    if (alg === undefined)
+      fail(CtapStatus.CTAP2_ERR_UNSUPPORTED_ALGORITHM, 'no supported algorithm');
 
     // Step 5: options.
     const rk = options ? boolParam(options, 'rk', 'options.rk') === true : false;
@@ -569,8 +585,11 @@ export class ChipAuthenticator implements CtapHidApplication {
     }
 
     return this.#requireUp(() => {
-      const key = generateP256(this.#env.random);
-      const id = this.#makeCredentialId(key.d, rpIdHash, credProtect, hmacSecret);
+      const key =
+        alg === CoseOkp.EdDSA
+          ? ed25519Key(this.#env.random(32))
+          : es256Key(generateP256(this.#env.random));
+      const id = this.#makeCredentialId(key, rpIdHash, credProtect, hmacSecret);
       if (rk) {
         const kept = this.#s.credentials.filter((c) => !replaces(c));
         kept.push({
@@ -595,7 +614,7 @@ export class ChipAuthenticator implements CtapHidApplication {
         fromHex(this.#s.aaguid),
         Uint8Array.of(id.length >>> 8, id.length & 0xff),
         id,
-        encodeCbor(coseEc2(key.publicPoint, Cose.ES256)),
+        encodeCbor(key.cose),
       );
       const authData = this.#authData(rpIdHash, FLAG_UP | (uv ? FLAG_UV : 0), attested, ext);
       // Packed attestation with a certificate (WebAuthn §8.2): sig over authData ‖ clientDataHash.
@@ -726,7 +745,7 @@ export class ChipAuthenticator implements CtapHidApplication {
     const ext = new Map<string, unknown>();
     if (hmac && c.hmacSecret) ext.set('hmac-secret', this.#hmacSecretOutput(c, uv, hmac));
     const authData = this.#authData(rpIdHash, flags, undefined, ext);
-    const signature = signEs256(c.key.privateKey, concatBytes(authData, clientDataHash));
+    const signature = c.key.sign(concatBytes(authData, clientDataHash));
     const res = new Map<number, unknown>([
       [
         0x01,
@@ -1014,7 +1033,7 @@ export class ChipAuthenticator implements CtapHidApplication {
             ['type', 'public-key'],
           ]),
         ],
-        [0x08, opened ? coseEc2(opened.key.publicPoint, Cose.ES256) : new Map()],
+        [0x08, opened ? opened.key.cose : new Map()],
       ]);
       if (total !== undefined) m.set(0x09, total);
       m.set(0x0a, c.credProtect);
@@ -1197,7 +1216,7 @@ export class ChipAuthenticator implements CtapHidApplication {
           const challenge = data.subarray(0, 32);
           const application = data.subarray(32, 64);
           const key = generateP256(this.#env.random);
-          const kh = this.#makeCredentialId(key.d, application, 1, false);
+          const kh = this.#makeCredentialId(es256Key(key), application, 1, false);
           const signed = concatBytes(Uint8Array.of(0), application, challenge, kh, key.publicPoint);
           const sig = signEs256(this.#attestationKey, signed);
           this.#persist();
@@ -1216,7 +1235,8 @@ export class ChipAuthenticator implements CtapHidApplication {
           const challenge = data.subarray(0, 32);
           const application = data.subarray(32, 64);
           const c = this.#openCredential(data.subarray(65), application);
-          if (!c) return sw(SW_WRONG_DATA);
+          // U2F signs with P-256 only: an EdDSA credential is not a U2F key handle.
+          if (!c || c.key.alg !== Cose.ES256) return sw(SW_WRONG_DATA);
           if (p1 === 0x07) return sw(SW_CONDITIONS_NOT_SATISFIED);
           if (p1 !== 0x03 && p1 !== 0x08) return sw(SW_WRONG_DATA);
           const present = p1 === 0x03 ? this.#u2fPresent() : false;
@@ -1224,10 +1244,7 @@ export class ChipAuthenticator implements CtapHidApplication {
           this.#bumpCounter();
           const flags = Uint8Array.of(present ? 1 : 0);
           const counter = u32(this.#s.signCount);
-          const sig = signEs256(
-            c.key.privateKey,
-            concatBytes(application, flags, counter, challenge),
-          );
+          const sig = c.key.sign(concatBytes(application, flags, counter, challenge));
           this.#persist();
           return concatBytes(flags, counter, sig, sw(SW_NO_ERROR));
         }

@@ -240,3 +240,69 @@ export function open(
     return null;
   }
 }
+
+/** COSE identifiers for Ed25519 (RFC 9053 §2.2, §7.2). */
+export const CoseOkp = { ktyOkp: 1, EdDSA: -8, crvEd25519: 6 } as const;
+
+/** A credential's signing key, whatever its algorithm. */
+export interface CredentialKey {
+  /** COSE algorithm: ES256 (-7) or EdDSA (-8). */
+  readonly alg: number;
+  /** The 32-byte secret (P-256 scalar or Ed25519 seed), sealed into the credential ID. */
+  readonly secret: Uint8Array;
+  /** COSE_Key of the public key (what authenticator data carries). */
+  readonly cose: Map<number, unknown>;
+  sign(data: Uint8Array): Uint8Array;
+}
+
+/** An ES256 credential key from a P-256 key. */
+export function es256Key(k: P256Key): CredentialKey {
+  return {
+    alg: Cose.ES256,
+    secret: k.d,
+    cose: coseEc2(k.publicPoint, Cose.ES256),
+    sign: (data) => signEs256(k.privateKey, data),
+  };
+}
+
+// RFC 8410 §7: PKCS#8 for an Ed25519 private key is this fixed prefix and the 32-byte seed.
+const ED25519_PKCS8_PREFIX = Uint8Array.of(
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x70,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
+);
+
+/** An EdDSA (Ed25519) credential key from its seed (RFC 8032 §5.1.5). Signatures are deterministic. */
+export function ed25519Key(seed: Uint8Array): CredentialKey {
+  const privateKey = createPrivateKey({
+    key: Buffer.from(concatBytes(ED25519_PKCS8_PREFIX, seed)),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
+  const x = new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'));
+  return {
+    alg: CoseOkp.EdDSA,
+    secret: new Uint8Array(seed),
+    cose: new Map<number, unknown>([
+      [Cose.kty, CoseOkp.ktyOkp],
+      [Cose.alg, CoseOkp.EdDSA],
+      [Cose.crv, CoseOkp.crvEd25519],
+      [Cose.x, x],
+    ]),
+    sign: (data) => new Uint8Array(sign(null, data, privateKey)),
+  };
+}

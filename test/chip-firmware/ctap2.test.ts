@@ -53,7 +53,7 @@ function mcParams(o: McOptions = {}): Map<number, unknown> {
     ],
     [
       4,
-      (o.algs ?? [-8, -7]).map(
+      (o.algs ?? [-7]).map(
         (alg) =>
           new Map<string, unknown>([
             ['alg', alg],
@@ -261,6 +261,7 @@ describe('authenticatorGetInfo', () => {
     expect(info.get(5)).toBe(1200);
     expect(info.get(6)).toEqual([2, 1]);
     expect(info.get(9)).toEqual(['usb']);
+    expect((info.get(10) as CborMap[]).map((m) => m.get('alg'))).toEqual([-7, -8]);
   });
   it('answers an unknown command CTAP1_ERR_INVALID_COMMAND and bad CBOR CTAP2_ERR_INVALID_CBOR', () => {
     const { host } = makeChip();
@@ -294,6 +295,17 @@ describe('makeCredential and getAssertion', () => {
     expect(first.newCounter).toBe(cred.parsed.signCount + 1);
     const second = await authenticate(host, cred, {}, first.newCounter);
     expect(second.newCounter).toBe(first.newCounter + 1);
+  });
+  it('EdDSA (Ed25519) when the RP prefers it: registration and assertions verify', async () => {
+    const { host } = makeChip('eddsa');
+    const cred = await register(host, { algs: [-8, -7] });
+    const cose = decodeCborPrefix(cred.publicKey).value as CborMap;
+    expect(cose.get(3)).toBe(-8);
+    expect(cose.get(-1)).toBe(6);
+    await authenticate(host, cred, {}, cred.parsed.signCount);
+    // The RP's order decides: ES256 first gives ES256.
+    const es = await register(host, { algs: [-7, -8] });
+    expect((decodeCborPrefix(es.publicKey).value as CborMap).get(3)).toBe(-7);
   });
   it('rejects missing parameters, wrong types and unsupported algorithms with their statuses', () => {
     const { host } = makeChip();
