@@ -81,6 +81,7 @@ export class CodeDisplay implements Authenticator<'code-display'> {
   readonly #base: Clock;
   #at: number | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
   /** The file's text as this object last read or wrote it. */
   #text: string | undefined;
   /** Operations on the file, one at a time, in call order. */
@@ -223,13 +224,19 @@ export class CodeDisplay implements Authenticator<'code-display'> {
   }
 
   /** Saves the state and closes the device. Idempotent; afterwards everything else throws 'closed'. */
-  async close(): Promise<void> {
-    if (this.#closed) {
-      await this.#queue.catch(() => undefined);
-      return;
+  close(): Promise<void> {
+    if (this.#closing === undefined) {
+      // Closed at once, so calls made after close() cannot slip in before the final save.
+      const save = this.#change(undefined, () => undefined, true, true);
+      this.#closed = true;
+      this.#closing = save.catch((e: unknown) => {
+        // Not saved: stay open, so the caller can try again.
+        this.#closed = false;
+        this.#closing = undefined;
+        throw e;
+      });
     }
-    await this.#change(undefined, () => undefined);
-    this.#closed = true;
+    return this.#closing;
   }
 
   #open(): void {
@@ -252,7 +259,7 @@ export class CodeDisplay implements Authenticator<'code-display'> {
    * new state is written before the lock is released. So two programs pressing the same virtual
    * token (a serial server and the CLI, say) share one battery, clock and counter.
    */
-  #change<T>(at: number | undefined, fn: () => T, write = true): Promise<T> {
+  #change<T>(at: number | undefined, fn: () => T, write = true, closing = false): Promise<T> {
     let when: number | undefined;
     try {
       this.#open();
@@ -261,14 +268,20 @@ export class CodeDisplay implements Authenticator<'code-display'> {
       return Promise.reject(e);
     }
     const run = async (): Promise<T> => {
-      this.#open();
+      if (!closing) this.#open();
       const lock = this.#lockTimeoutMs === undefined ? {} : { timeoutMs: this.#lockTimeoutMs };
       return withDeviceFileLock(
         this.path,
         async () => {
           await this.#reloadIfChanged();
           const before = this.#fw.snapshot();
-          const result = this.#with(when, fn);
+          this.#at = when;
+          let result: T;
+          try {
+            result = fn();
+          } finally {
+            this.#at = undefined;
+          }
           if (write) {
             try {
               this.#text = await writeDeviceFile(this.path, {

@@ -334,6 +334,26 @@ describe('virtual code display', () => {
       await expectCode(dev.prove({}), 'closed');
       expect(DeviceError).toBeDefined();
     });
+
+    it('close while a press is in flight: the press is saved, later calls are refused', async () => {
+      const path = file();
+      const dev = await CodeDisplay.create({
+        serial: 'CD-111',
+        key: key('CD-111'),
+        out: path,
+        reference: new VirtualClock({ start: START }),
+      });
+      const pressed = dev.press(START);
+      const closed = dev.close();
+      const late = dev.press(START + 1);
+      expect((await pressed).on).toBe(true);
+      await closed;
+      await expectCode(late, 'closed');
+      await dev.close();
+      const again = await CodeDisplay.open(path);
+      expect(again.status(START).presses).toBe(1);
+      await again.close();
+    });
   });
 });
 
