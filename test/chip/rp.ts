@@ -5,6 +5,20 @@ import {
   verifyRegistrationResponse,
   type WebAuthnCredential,
 } from '@simplewebauthn/server';
+
+/** What a verified registration tells the RP (the parts the tests use). */
+export interface RegistrationInfo {
+  readonly fmt: string;
+  readonly aaguid: string;
+  readonly credential: WebAuthnCredential;
+  readonly userVerified: boolean;
+}
+
+/** What a verified assertion tells the RP. */
+export interface AuthenticationInfo {
+  readonly newCounter: number;
+  readonly userVerified: boolean;
+}
 import type { WebAuthnBindResponse, WebAuthnProof } from '../../src/core/authenticator.js';
 import { toBase64Url } from '../../src/core/bytes.js';
 
@@ -25,7 +39,7 @@ export async function verifyBind(
     rpId: string;
     requireUserVerification?: boolean;
   },
-) {
+): Promise<RegistrationInfo> {
   const id = toBase64Url(r.credentialId);
   const v = await verifyRegistrationResponse({
     response: {
@@ -45,7 +59,8 @@ export async function verifyBind(
     requireUserVerification: expected.requireUserVerification ?? false,
   });
   if (!v.verified) throw new Error('registration did not verify');
-  return v.registrationInfo;
+  const { fmt, aaguid, credential, userVerified } = v.registrationInfo;
+  return { fmt, aaguid, credential, userVerified };
 }
 
 /** Verifies an assertion against a stored credential; throws when it is not valid. */
@@ -58,7 +73,7 @@ export async function verifyProof(
     rpId: string;
     requireUserVerification?: boolean;
   },
-) {
+): Promise<AuthenticationInfo> {
   const id = toBase64Url(p.credentialId);
   const v = await verifyAuthenticationResponse({
     response: {
@@ -80,5 +95,6 @@ export async function verifyProof(
     requireUserVerification: expected.requireUserVerification ?? false,
   });
   if (!v.verified) throw new Error('assertion did not verify');
-  return v.authenticationInfo;
+  const { newCounter, userVerified } = v.authenticationInfo;
+  return { newCounter, userVerified };
 }
