@@ -7,7 +7,7 @@ import {
   scrypt as scryptCb,
   type ScryptOptions,
 } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constantTimeEqual, fromUtf8, utf8 } from '../../core/bytes.js';
 import { ActivationError } from '../violations.js';
@@ -92,15 +92,19 @@ export const KEY_FILE = 'service-keys.json';
 export async function loadOrCreateServiceKeys(dataDir: string): Promise<ServiceKeys> {
   const path = join(dataDir, KEY_FILE);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // Written whole to a private temporary file, then linked into place: link() fails if the name
+  // exists, so of two instances starting at once one wins and the other reads a complete file.
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     const fresh = generateServiceKeys();
-    const fh = await open(path, 'wx', 0o600);
+    const fh = await open(tmp, 'wx', 0o600);
     try {
       await fh.writeFile(JSON.stringify(serviceKeysToJson(fresh), null, 2) + '\n');
       await fh.sync();
     } finally {
       await fh.close();
     }
+    await link(tmp, path);
     return fresh;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -110,6 +114,8 @@ export async function loadOrCreateServiceKeys(dataDir: string): Promise<ServiceK
         { cause: e },
       );
     }
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
   let text: string;
   try {

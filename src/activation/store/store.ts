@@ -12,6 +12,7 @@ import type { Engine } from './migrations.js';
 import { defaultRepositoryConfig, Repositories, type RepositoryConfig } from './repositories.js';
 import type { Database } from './schema.js';
 import {
+  SecretError,
   loadOrCreateServiceKeys,
   secretsFrom,
   serviceKeysFromJson,
@@ -77,6 +78,14 @@ export class Store {
   }
 }
 
+function parseKeysEnv(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SecretError('bad-service-keys', 'MITID_SERVICE_KEYS is not JSON', { cause: e });
+  }
+}
+
 /** Opens the store: connects, migrates to the latest schema, loads or creates the keys. */
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
   const url =
@@ -87,7 +96,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   let keys = options.keys;
   if (keys === undefined) {
     const env = process.env.MITID_SERVICE_KEYS;
-    if (env !== undefined && env.length > 0) keys = serviceKeysFromJson(JSON.parse(env));
+    if (env !== undefined && env.length > 0) keys = serviceKeysFromJson(parseKeysEnv(env));
     else if (options.dataDir !== undefined) keys = await loadOrCreateServiceKeys(options.dataDir);
     else throw new TypeError('openStore needs keys, MITID_SERVICE_KEYS or dataDir');
   }
