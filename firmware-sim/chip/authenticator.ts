@@ -107,7 +107,7 @@ const SEALED_EDDSA = 0x02;
 const ALGORITHMS: readonly number[] = [Cose.ES256, CoseOkp.EdDSA];
 
 /** The CBOR options for requests: canonical, at most four levels (CTAP 2.1 §8). */
-const REQUEST_CBOR = { maxDepth: 4, maxLength: 2048 } as const;
+const REQUEST_CBOR = { maxDepth: 4, maxLength: 7609 } as const;
 
 /** A credential opened from its ID. */
 interface OpenedCredential {

@@ -602,7 +602,10 @@ export class CtapHidClient {
       const deadline = Date.now() + this.#timeoutMs;
       for (;;) {
         const r = await this.#read(Math.max(1, deadline - Date.now()));
-        if (readCid(r) !== CTAPHID_BROADCAST_CID || r[4] !== (0x80 | CtapHidCmd.INIT)) continue;
+        if (readCid(r) !== CTAPHID_BROADCAST_CID) continue;
+        // A device that cannot allocate a channel says why on the broadcast channel.
+        if (r[4] === (0x80 | CtapHidCmd.ERROR)) throw CtapHidError.fromDevice(r[7]!);
+        if (r[4] !== (0x80 | CtapHidCmd.INIT)) continue;
         const bcnt = (r[5]! << 8) | r[6]!;
         // Answers to other hosts' INITs carry other nonces: skip them.
         if (bcnt < 17 || !bytesEqual(r.subarray(7, 15), nonce)) continue;
@@ -725,10 +728,8 @@ export class CtapHidClient {
               `device answer broke framing (${errNames.get(res.error)})`,
             );
           }
-          if (res.type !== 'complete') {
-            if (res.type === 'ignored') continue;
-            continue;
-          }
+          // Partial answers wait for more packets; stray continuations are ignored (§11.2.4).
+          if (res.type !== 'complete') continue;
           if (res.cmd !== cmd) {
             throw new CtapHidError(
               'bad-response',

@@ -381,3 +381,81 @@ describe('CtapHidClient over the in-process transport', () => {
     expect(err).toMatchObject({ code: 'timeout' });
   });
 });
+
+/** A device that answers every request with the reports `script` makes from it. */
+function liar(script: (req: Uint8Array, cid: number) => Uint8Array[]): HidDeviceFirmware {
+  let cid = 0x01020304;
+  return {
+    handleReport(r) {
+      const rc = new DataView(r.buffer, r.byteOffset).getUint32(0);
+      if (rc === CTAPHID_BROADCAST_CID && r[4] === 0x86) {
+        const payload = new Uint8Array(17);
+        payload.set(r.subarray(7, 15));
+        new DataView(payload.buffer).setUint32(8, cid);
+        payload[12] = 2;
+        return packetize(CTAPHID_BROADCAST_CID, CtapHidCmd.INIT, payload);
+      }
+      return script(r, cid);
+    },
+    tick: () => [],
+    busy: false,
+    powerCycle: () => {
+      cid++;
+    },
+  };
+}
+
+describe('CtapHidClient against a misbehaving device', () => {
+  it('an answer with the wrong command is bad-response', async () => {
+    const fw = liar((_r, cid) => packetize(cid, CtapHidCmd.PING, Uint8Array.of(1)));
+    const c = await CtapHidClient.open(await VirtualHidTransport.open(fw));
+    await expect(c.cbor(Uint8Array.of(4))).rejects.toMatchObject({ code: 'bad-response' });
+  });
+  it('an answer with a sequence gap is bad-response', async () => {
+    const fw = liar((_r, cid) => {
+      const p = packetize(cid, CtapHidCmd.CBOR, new Uint8Array(200));
+      return [p[0]!, p[2]!, p[3]!];
+    });
+    const c = await CtapHidClient.open(await VirtualHidTransport.open(fw));
+    await expect(c.cbor(Uint8Array.of(4))).rejects.toMatchObject({ code: 'bad-response' });
+  });
+  it('skips reports for other channels and stray continuations', async () => {
+    const fw = liar((_r, cid) => [
+      ...packetize(cid + 1, CtapHidCmd.CBOR, Uint8Array.of(9)),
+      packetize(cid, CtapHidCmd.CBOR, new Uint8Array(100))[1]!,
+      ...packetize(cid, CtapHidCmd.CBOR, Uint8Array.of(0, 7)),
+    ]);
+    const c = await CtapHidClient.open(await VirtualHidTransport.open(fw));
+    expect(await c.cbor(Uint8Array.of(4))).toEqual(Uint8Array.of(0, 7));
+  });
+  it('an ERROR on the broadcast channel fails INIT with that code', async () => {
+    const fw: HidDeviceFirmware = {
+      handleReport: () => [
+        packetize(CTAPHID_BROADCAST_CID, CtapHidCmd.ERROR, Uint8Array.of(6))[0]!,
+      ],
+      tick: () => [],
+      busy: false,
+      powerCycle: () => {},
+    };
+    await expect(CtapHidClient.open(await VirtualHidTransport.open(fw))).rejects.toMatchObject({
+      code: 'ERR_CHANNEL_BUSY',
+      status: 6,
+    });
+  });
+  it('INIT answers carrying another nonce are not ours', async () => {
+    const fw: HidDeviceFirmware = {
+      handleReport: (r) => {
+        const other = new Uint8Array(17);
+        other.set(r.subarray(7, 15));
+        other[0]! ^= 0xff;
+        return packetize(CTAPHID_BROADCAST_CID, CtapHidCmd.INIT, other);
+      },
+      tick: () => [],
+      busy: false,
+      powerCycle: () => {},
+    };
+    await expect(
+      CtapHidClient.open(await VirtualHidTransport.open(fw), { timeoutMs: 150 }),
+    ).rejects.toMatchObject({ code: 'timeout' });
+  });
+});
