@@ -378,11 +378,19 @@ function readKey(
  * Reads a PSKC (RFC 6030) document and returns its HOTP and TOTP key packages.
  *
  * Plain secrets, pre-shared-key encryption (AES-128/192/256-CBC with the IV prefixed, AES key
- * wrap) and PBKDF2 password-based keys are read; every ValueMAC is checked in constant time
- * (HMAC over IV || ciphertext, RFC 6030 §6.1.1; over the plaintext, as older producers wrote).
- * Elements are matched by local name, so any namespace prefixes work. PIN key packages are
- * skipped. All or nothing: any problem throws a {@link SeedFileError} whose `code` is one of
- * {@link SeedErrorCodes} and whose one-line message names the key package, never a secret.
+ * wrap with or without padding) and PBKDF2 password-based keys are read; every ValueMAC is
+ * checked in constant time (HMAC over IV || ciphertext, RFC 6030 §6.1.1; over the plaintext, as
+ * the drafts wrote it). Elements are matched by local name, so any namespace prefixes work.
+ *
+ * Fields: `serial` from DeviceInfo/SerialNo (else Key/@Id), `manufacturer`, `issuer`, `keyId`
+ * from Key/@Id, `type` from Key/@Algorithm, `digits` from ResponseFormat/@Length (default 6,
+ * DECIMAL only), `algorithm` from AlgorithmParameters/Suite (text or `hash` attribute, default
+ * SHA1), and Data: Counter (HOTP), Time as `t0`, TimeInterval as `period`, TimeDrift as
+ * `timeDrift` (TOTP). PIN key packages (RFC 6030 figure 5) are skipped; XML signatures are not
+ * checked.
+ *
+ * All or nothing: any problem throws a `SeedFileError` whose `code` is one of
+ * `SeedErrorCodes` and whose one-line message names the key package, never a secret.
  */
 export function importPskc(xml: string | Uint8Array, opts: PskcImportOptions = {}): OtpKey[] {
   if (opts.key !== undefined && !(opts.key instanceof Uint8Array))
