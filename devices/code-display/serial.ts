@@ -38,6 +38,8 @@ export interface CodeDisplayLike {
   lcd(): LcdFrame | Promise<LcdFrame>;
   status(): CodeDisplayStatus | Promise<CodeDisplayStatus>;
   setClock(deviceMs: number): void | Promise<void>;
+  /** Picks up changes another program made to the device file (CodeDisplay has it). */
+  refresh?(): Promise<void>;
 }
 
 /** Options for {@link codeDisplayTarget}. */
@@ -74,17 +76,32 @@ export function codeDisplayTarget(
   device: CodeDisplayLike,
   options: CodeDisplayTargetOptions = {},
 ): SerialTarget {
+  // Another program (the CLI, a second server) may press the same device file: what is read
+  // over the line is read from the file as it is now, not from this process's copy.
+  const fresh = async (): Promise<void> => {
+    await device.refresh?.();
+  };
   return {
     async identify(): Promise<DeviceIdentity> {
+      await fresh();
       const s = await device.status();
       const id = { kind: 'code-display', serial: device.serial, firmware: s.firmwareVersion };
       return options.model === undefined ? id : { ...id, model: options.model };
     },
     press: (at) => (at === undefined ? device.press() : device.press(at)),
-    read: () => device.lcd(),
-    status: async () => statusOf(await device.status()),
+    read: async () => {
+      await fresh();
+      return device.lcd();
+    },
+    status: async () => {
+      await fresh();
+      return statusOf(await device.status());
+    },
     setClock: (ms) => device.setClock(ms),
-    time: async () => (await device.status()).deviceTime,
+    time: async () => {
+      await fresh();
+      return (await device.status()).deviceTime;
+    },
     ...(options.save === undefined ? {} : { save: options.save }),
   };
 }

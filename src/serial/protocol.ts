@@ -216,7 +216,7 @@ export function encodeValue(v: FieldValue): string {
   return out + '"';
 }
 
-/** Formats an `OK` answer line (without LF). */
+/** Formats an `OK` answer line (without LF); SerialError 'answer-too-long' past the limit. */
 export function formatOk(fields: Fields = [], tag?: string): string {
   const parts: string[] = tag === undefined ? ['OK'] : [tag, 'OK'];
   for (const [k, v] of fields) {
@@ -224,7 +224,12 @@ export function formatOk(fields: Fields = [], tag?: string): string {
       throw new SerialError('bad-field', 'a field name is lower case letters, digits, - or _');
     parts.push(`${k}=${encodeValue(v)}`);
   }
-  return parts.join(' ');
+  const line = parts.join(' ');
+  // A receiver drops longer lines (§2): refuse to make one rather than send what cannot arrive.
+  if (line.length > MAX_LINE_BYTES) {
+    throw new SerialError('answer-too-long', `the answer would exceed ${MAX_LINE_BYTES} bytes`);
+  }
+  return line;
 }
 
 /**

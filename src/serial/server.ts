@@ -39,6 +39,11 @@ export interface SerialServer {
   readonly path: string;
   /** Requests answered so far (ERR answers included). */
   readonly answered: number;
+  /**
+   * Resolves when the port has closed, by {@link close} or because the line went away (a USB
+   * adapter unplugged, the pty pair stopped): a long-running server waits on it to exit.
+   */
+  readonly closed: Promise<void>;
   /** Resolves when every request read so far has been answered. */
   idle(): Promise<void>;
   /** Stops serving and closes the port (after the answer in progress). Idempotent. */
@@ -195,6 +200,13 @@ export async function serveSerial(
     }
   });
   port.on('error', (e: Error) => log?.(`port error: ${e.message}`));
+  const closedPromise = new Promise<void>((resolve) => {
+    port.once('close', () => {
+      if (!closed) log?.('the serial line closed');
+      closed = true;
+      resolve();
+    });
+  });
 
   if (options.banner !== false) {
     try {
@@ -212,6 +224,7 @@ export async function serveSerial(
     get answered() {
       return answered;
     },
+    closed: closedPromise,
     idle: () => chain,
     async close() {
       if (closed) return;

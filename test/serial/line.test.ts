@@ -165,6 +165,19 @@ describeWithTool(
       expect(raw).not.toMatch(/3132333435|secret/i);
     });
 
+    it('reads the device file as it is now when another program pressed the same device', async () => {
+      const other = await CodeDisplay.open(file, { reference: ref });
+      try {
+        const before = (await client.status()).presses!;
+        ref.advance(30_000);
+        const frame = await other.press();
+        expect((await client.status()).presses).toBe(before + 1);
+        expect(await client.read()).toStrictEqual(frame);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('queues concurrent requests and matches every answer to its request', async () => {
       const jobs = Array.from({ length: 30 }, (_, i) =>
         i % 3 === 0
@@ -390,6 +403,12 @@ describeWithTool(
       await pair.close();
       const e = await pending;
       expect(e.code).toBe('port-closed');
+      // A server whose line goes away says so.
+      const again = await openPtyPair();
+      const server = await serveSerial(again.a, codeDisplayTarget(await makeFirmwareLike()));
+      await again.close();
+      await server.closed;
+      await server.close();
       expect((await failure(client.ping())).code).toBe('port-closed');
       await client.close();
     });

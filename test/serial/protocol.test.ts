@@ -1,4 +1,5 @@
 /** The serial line protocol pinned by literal lines (docs/serial-protocol.md), not only round trips. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SerialError } from '../../src/core/errors.js';
 import {
@@ -109,6 +110,11 @@ describe('answers: literal lines', () => {
     expect(formatOk(statusFields({ deviceTime: 0, driftPpm: -3 }))).toBe(
       'OK time=0 iso=1970-01-01T00:00:00.000Z drift=-3',
     );
+  });
+
+  it('refuses to make an answer longer than a receiver accepts', () => {
+    expect(formatOk([['text', 'x'.repeat(MAX_LINE_BYTES - 8)]])).toHaveLength(MAX_LINE_BYTES);
+    expect(() => formatOk([['text', 'x'.repeat(MAX_LINE_BYTES - 7)]])).toThrow(/exceed 256/);
   });
 
   it('escapes what is not bare', () => {
@@ -301,5 +307,129 @@ describe('framing', () => {
     expect(lineText(new Uint8Array([0x50, 0x00]))).toBeNull();
     expect(lineText(new Uint8Array([0xff, 0xfe]))).toBeNull();
     expect(lineText(new Uint8Array([0x1b, 0x5b, 0x41]))).toBeNull();
+  });
+});
+
+/** Lines a host or device might meet: raw bytes, ASCII noise, and near-misses built from real words. */
+const hostileLine = fc.oneof(
+  fc.uint8Array({ maxLength: 300 }).map((b) => String.fromCharCode(...b)),
+  fc.string({ unit: 'grapheme-ascii', maxLength: 300 }),
+  fc
+    .array(
+      fc.constantFrom(
+        '#1',
+        '#',
+        'OK',
+        'ERR',
+        'ok',
+        'PRESS',
+        'x=1',
+        'text="a b"',
+        '"',
+        '\\',
+        '=',
+        '*',
+        ' ',
+        'code=',
+        '\\x4',
+      ),
+      { maxLength: 12 },
+    )
+    .map((w) => w.join(' ')),
+);
+
+describe('properties', () => {
+  it('parseRequest and parseAnswer never fail with anything but a SerialError', () => {
+    fc.assert(
+      fc.property(hostileLine, (s) => {
+        const r = parseRequest(s);
+        expect(r === null || typeof r === 'object').toBe(true);
+        try {
+          parseAnswer(s);
+        } catch (e) {
+          expect(e).toBeInstanceOf(SerialError);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('any value survives formatOk then parseAnswer, and the line stays printable ASCII', () => {
+    const chars = (set: string, max: number) =>
+      fc.string({ unit: fc.constantFrom(...set), minLength: 1, maxLength: max });
+    const key = chars('abcdefghijklmnopqrstuvwxyz0123456789_-', 10).map((k) => `k${k}`);
+    const value = fc.oneof(
+      fc.string({ unit: 'grapheme-ascii', maxLength: 20 }),
+      fc.string({
+        unit: fc.constantFrom('ø', 'æ', '€', '\u0000', '"', '\\', ' ', 'a', '\n'),
+        maxLength: 8,
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.tuple(key, value), {
+          selector: ([k]) => k,
+          maxLength: 5,
+        }),
+        fc.option(
+          chars('AZaz09_-', 16).map((t) => `#${t}`),
+          { nil: undefined },
+        ),
+        (fields, tag) => {
+          let line: string;
+          try {
+            line = formatOk(fields, tag);
+          } catch (e) {
+            expect((e as SerialError).code).toBe('answer-too-long');
+            return;
+          }
+          expect(line.length).toBeLessThanOrEqual(MAX_LINE_BYTES);
+          expect(line).toMatch(/^[\x20-\x7e]*$/);
+          const a = parseAnswer(line);
+          expect(a.type).toBe('ok');
+          if (a.type !== 'ok') return;
+          expect(a.tag).toBe(tag);
+          expect([...a.fields]).toStrictEqual(fields);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('ERR lines are always one printable line within the limit', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 60 }), hostileLine, (code, msg) => {
+        const line = formatErr(code, msg, '#1');
+        expect(line.length).toBeLessThanOrEqual(MAX_LINE_BYTES);
+        expect(line).toMatch(/^#1 ERR [a-z][a-z0-9-]*( [\x20-\x7e]*)?$/);
+        expect(parseAnswer(line).type).toBe('err');
+      }),
+    );
+  });
+
+  it('framing does not depend on how the bytes were chunked', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 400 }).map((b) => b.map((x) => (x % 7 === 0 ? 0x0a : x))),
+        fc.array(fc.nat(400), { maxLength: 8 }),
+        (bytes, cuts) => {
+          const whole = new LineSplitter(32).push(bytes);
+          const s = new LineSplitter(32);
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort(
+            (x, y) => x - y,
+          );
+          const events = [];
+          let prev = 0;
+          for (const p of [...points, bytes.length]) {
+            events.push(...s.push(bytes.subarray(prev, p)));
+            prev = p;
+          }
+          expect(events).toStrictEqual(whole);
+          for (const e of whole)
+            if (e.type === 'line') expect(e.bytes.length).toBeLessThanOrEqual(32);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
