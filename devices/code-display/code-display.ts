@@ -227,7 +227,7 @@ export class CodeDisplay implements Authenticator<'code-display'> {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       // Closed at once, so calls made after close() cannot slip in before the final save.
-      const save = this.#change(undefined, () => undefined, true, true);
+      const save = this.#change(undefined, () => undefined);
       this.#closed = true;
       this.#closing = save.catch((e: unknown) => {
         // Not saved: stay open, so the caller can try again.
@@ -259,7 +259,7 @@ export class CodeDisplay implements Authenticator<'code-display'> {
    * new state is written before the lock is released. So two programs pressing the same virtual
    * token (a serial server and the CLI, say) share one battery, clock and counter.
    */
-  #change<T>(at: number | undefined, fn: () => T, write = true, closing = false): Promise<T> {
+  #change<T>(at: number | undefined, fn: () => T, write = true): Promise<T> {
     let when: number | undefined;
     try {
       this.#open();
@@ -268,7 +268,6 @@ export class CodeDisplay implements Authenticator<'code-display'> {
       return Promise.reject(e);
     }
     const run = async (): Promise<T> => {
-      if (!closing) this.#open();
       const lock = this.#lockTimeoutMs === undefined ? {} : { timeoutMs: this.#lockTimeoutMs };
       return withDeviceFileLock(
         this.path,
