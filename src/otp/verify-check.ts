@@ -175,13 +175,12 @@ export function verifyTotp(
   const maxDrift = optInt(opts.maxDriftSteps, 100, 0, 100_000, 'maxDriftSteps');
   const prior = checkTotpState(state, maxDrift);
   const now = currentStep(key, timeMs);
-  const candidate = key.candidate(code);
+  const wellFormed = key.load(0, code);
 
   // RFC 6238 §6: look where the token's clock was last seen, not only where ours is.
   const first = now + prior.driftSteps - window;
   const count = 2 * window + 1;
-  const matches = new Uint8Array(count);
-  key.scan(first, count, [candidate], matches);
+  const matches = key.scan(first, count, 1);
 
   // Decide only now that every step has been compared. Prefer the match nearest the centre.
   let accepted = -1;
@@ -197,7 +196,7 @@ export function verifyTotp(
     }
     if (!fresh) replayed |= m;
   }
-  if (!candidate.wellFormed) return { ok: false, reason: 'malformed', state: prior };
+  if (!wellFormed) return { ok: false, reason: 'malformed', state: prior };
   if (accepted >= 0) {
     return {
       ok: true,
@@ -229,13 +228,12 @@ export function resyncTotp(
   const maxDrift = optInt(opts.maxDriftSteps, range, 0, 100_000, 'maxDriftSteps');
   const prior = checkTotpState(state, maxDrift);
   const now = currentStep(key, timeMs);
-  const c1 = key.candidate(code1);
-  const c2 = key.candidate(code2);
+  const wellFormed1 = key.load(0, code1);
+  const wellFormed2 = key.load(1, code2);
 
   const first = now - range;
   const count = 2 * range + 1;
-  const matches = new Uint8Array(count * 2);
-  key.scan(first, count, [c1, c2], matches);
+  const matches = key.scan(first, count, 2);
 
   let accepted = -1;
   let bestDistance = Infinity;
@@ -250,7 +248,7 @@ export function resyncTotp(
     }
     if (!fresh) replayed |= pair;
   }
-  if (!c1.wellFormed || !c2.wellFormed) return { ok: false, reason: 'malformed', state: prior };
+  if (!wellFormed1 || !wellFormed2) return { ok: false, reason: 'malformed', state: prior };
   if (accepted >= 0 && Math.abs(accepted - now) <= maxDrift) {
     return {
       ok: true,
@@ -281,12 +279,11 @@ export function verifyHotp(
   const lookAhead = optInt(opts.lookAhead, 10, 0, 1000, 'lookAhead');
   const lookBehind = optInt(opts.lookBehind, 1, 0, 100, 'lookBehind');
   const prior = checkHotpState(state);
-  const candidate = key.candidate(code);
+  const wellFormed = key.load(0, code);
 
   const first = prior.counter - lookBehind;
   const count = lookBehind + lookAhead + 1;
-  const matches = new Uint8Array(count);
-  key.scan(first, count, [candidate], matches);
+  const matches = key.scan(first, count, 1);
 
   // RFC 4226 §7.2: the first match at or after the expected counter wins.
   let accepted = -1;
@@ -300,7 +297,7 @@ export function verifyHotp(
       replayed |= m;
     }
   }
-  if (!candidate.wellFormed) return { ok: false, reason: 'malformed', state: prior };
+  if (!wellFormed) return { ok: false, reason: 'malformed', state: prior };
   if (accepted >= 0 && accepted < Number.MAX_SAFE_INTEGER) {
     return { ok: true, reason: 'ok', counter: accepted, state: { counter: accepted + 1 } };
   }
@@ -322,19 +319,18 @@ export function resyncHotp(
   const key = toPrepared(params);
   const lookAhead = optInt(opts.lookAhead, 100, 1, 10_000, 'lookAhead');
   const prior = checkHotpState(state);
-  const c1 = key.candidate(code1);
-  const c2 = key.candidate(code2);
+  const wellFormed1 = key.load(0, code1);
+  const wellFormed2 = key.load(1, code2);
 
   const first = prior.counter;
   const count = lookAhead + 2;
-  const matches = new Uint8Array(count * 2);
-  key.scan(first, count, [c1, c2], matches);
+  const matches = key.scan(first, count, 2);
 
   let accepted = -1;
   for (let i = count - 2; i >= 0; i--) {
     if ((matches[i * 2]! & matches[(i + 1) * 2 + 1]!) === 1) accepted = first + i + 1;
   }
-  if (!c1.wellFormed || !c2.wellFormed) return { ok: false, reason: 'malformed', state: prior };
+  if (!wellFormed1 || !wellFormed2) return { ok: false, reason: 'malformed', state: prior };
   if (accepted >= 0 && accepted < Number.MAX_SAFE_INTEGER) {
     return { ok: true, reason: 'ok', counter: accepted, state: { counter: accepted + 1 } };
   }

@@ -1,7 +1,7 @@
 /** The constant-work window scan under HOTP/TOTP verification: HMAC every counter, compare all. */
 import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { counterToBytes, dynamicTruncate, truncateDigits } from '@otplib/core';
+import { dynamicTruncate } from '@otplib/core';
 import { OtpError } from '../core/errors.js';
 import { HashAlgorithms } from './types.js';
 import type { HashAlgorithm, HotpParams, TotpParams } from './types.js';
@@ -13,19 +13,12 @@ const nodeHash = { SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' } as const;
 const MAX_SECRET_BYTES = 1024;
 
 /**
- * A code the user typed, made ready for a fixed-length comparison. Input that is not exactly
- * `digits` ASCII digits becomes a buffer of zero bytes, which can never equal a code (codes are
- * ASCII '0'–'9'), so a malformed code costs the same work as a wrong one and still fails.
- */
-export interface Candidate {
-  readonly bytes: Buffer;
-  readonly wellFormed: boolean;
-}
-
-/**
  * OTP parameters checked once, with the secret held as a node:crypto KeyObject so the hot path
  * does no validation or key import. The secret lives only in a private field: it is not
  * enumerable, so neither logging nor JSON.stringify can print it.
+ *
+ * For one verification from plain parameters, importing a KeyObject costs about as much as a
+ * whole HMAC, so such a one-shot key hands node:crypto the caller's bytes instead.
  */
 export class PreparedOtpKey {
   readonly algorithm: HashAlgorithm;
@@ -34,13 +27,22 @@ export class PreparedOtpKey {
   readonly period: number;
   /** TOTP T0 in Unix seconds (RFC 6238 §4.1); 0 unless given. */
   readonly t0: number;
-  readonly #key: KeyObject;
+  readonly #key: KeyObject | Uint8Array;
   readonly #hash: (typeof nodeHash)[HashAlgorithm];
   /** Holds the expected code during one comparison; never escapes this object. */
   readonly #expected: Buffer;
+  /** The 8-byte counter of the HMAC being computed. */
+  readonly #counter = Buffer.alloc(8);
+  /** The codes being checked, as fixed-length bytes (two for a resync). */
+  readonly #codes: [Buffer, Buffer];
+  /** Match flags of the last scan; grown on demand, reused to spare an allocation per call. */
+  #matches = new Uint8Array(16);
 
-  /** Use {@link prepareOtpKey}; this checks everything and throws OtpError on bad parameters. */
-  constructor(params: TotpParams) {
+  /**
+   * Use {@link prepareOtpKey}; this checks everything and throws OtpError on bad parameters.
+   * `oneShot` keeps a reference to the caller's secret instead of importing it.
+   */
+  constructor(params: TotpParams, oneShot = false) {
     if (typeof params !== 'object' || params === null) {
       throw new OtpError('bad-params', 'OTP parameters must be an object');
     }
@@ -73,51 +75,95 @@ export class PreparedOtpKey {
     this.period = period;
     this.t0 = t0;
     this.#hash = nodeHash[algorithm];
-    this.#key = createSecretKey(secret);
+    this.#key = oneShot ? secret : createSecretKey(secret);
     this.#expected = Buffer.alloc(digits);
-  }
-
-  /** Turns what the user typed into a fixed-length value for comparison (never throws). */
-  candidate(code: unknown): Candidate {
-    const wellFormed =
-      typeof code === 'string' && code.length === this.digits && /^[0-9]+$/.test(code);
-    return {
-      bytes: wellFormed ? Buffer.from(code, 'latin1') : Buffer.alloc(this.digits),
-      wellFormed,
-    };
+    this.#codes = [Buffer.alloc(digits), Buffer.alloc(digits)];
   }
 
   /**
-   * Computes the code for every counter in `first .. first+count-1` and compares it with every
-   * candidate, always all of them: nothing here returns early or branches on a secret, so the work
-   * does not depend on where (or whether) a code matches. `out[i * candidates.length + j]` is 1
-   * when candidate j equals the code at counter `first + i`. Counters that cannot exist (below 0
-   * or above 2^53 - 1) are computed as counter 0 and never match, so they cost the same.
+   * Loads what the user typed into comparison slot 0 or 1 and says whether it is well formed:
+   * exactly `digits` ASCII digits. Anything else loads zero bytes, which no code equals (codes
+   * are ASCII '0'–'9'), so a malformed code costs the same work as a wrong one and still fails.
+   * Checked and copied in one pass with no branch per character. Never throws.
+   * @internal The verify functions' building block.
    */
-  scan(first: number, count: number, candidates: readonly Candidate[], out: Uint8Array): void {
-    const width = candidates.length;
+  load(slot: 0 | 1, code: unknown): boolean {
+    const out = this.#codes[slot];
+    if (typeof code !== 'string' || code.length !== this.digits) {
+      out.fill(0);
+      return false;
+    }
+    let digit = 1;
+    for (let i = 0; i < out.length; i++) {
+      const ch = code.charCodeAt(i);
+      digit &= Number(ch >= 0x30) & Number(ch <= 0x39);
+      out[i] = ch & 0xff;
+    }
+    if (digit === 0) out.fill(0);
+    return digit === 1;
+  }
+
+  /**
+   * Computes the code for every counter in `first .. first+count-1` and compares it with the
+   * first `width` loaded codes, always all of them: nothing here returns early or branches on a
+   * secret, so the work does not depend on where (or whether) a code matches. In the returned
+   * flags (valid until the next scan), `[i * width + j]` is 1 when code j equals the code at
+   * counter `first + i`. Counters that cannot exist (below 0 or above 2^53 - 1) are computed as
+   * counter 0 and never match, so they cost the same.
+   * @internal The verify functions' building block.
+   */
+  scan(first: number, count: number, width: 1 | 2): Uint8Array {
+    if (this.#matches.length < count * width) this.#matches = new Uint8Array(count * width);
+    const out = this.#matches;
     const expected = this.#expected;
+    const codes = this.#codes;
     for (let i = 0; i < count; i++) {
       const counter = first + i;
       const exists = counter >= 0 && counter <= Number.MAX_SAFE_INTEGER ? 1 : 0;
       // RFC 4226 §5.3 step 1: HS = HMAC(K, C), C as an 8-byte big-endian counter.
       const hs = createHmac(this.#hash, this.#key)
-        .update(counterToBytes(exists === 1 ? counter : 0))
+        .update(writeCounter(this.#counter, exists === 1 ? counter : 0))
         .digest();
       // Steps 2 and 3: dynamic truncation, then Snum mod 10^Digit, zero-padded.
-      expected.write(truncateDigits(dynamicTruncate(hs), this.digits), 'latin1');
+      writeDigits(expected, dynamicTruncate(hs));
       for (let j = 0; j < width; j++) {
-        const c = candidates[j]!;
-        out[i * width + j] = (timingSafeEqual(expected, c.bytes) ? 1 : 0) & exists;
+        out[i * width + j] = Number(timingSafeEqual(expected, codes[j]!)) & exists;
       }
     }
     expected.fill(0);
+    return out;
   }
 
   /** Keeps the secret out of JSON: only the public parameters are written. */
   toJSON(): { algorithm: HashAlgorithm; digits: number; period: number; t0: number } {
     return { algorithm: this.algorithm, digits: this.digits, period: this.period, t0: this.t0 };
   }
+}
+
+/**
+ * Writes `c` (a safe integer >= 0) into `out` as RFC 4226's 8-byte big-endian counter: the bytes
+ * otplib's `counterToBytes` makes (test/otp/engine.test.ts pins the two together), without its
+ * BigInt and fresh ArrayBuffer, which cost about a quarter of an HMAC-SHA-1 each.
+ */
+export function writeCounter(out: Buffer, c: number): Buffer {
+  out.writeUInt32BE(Math.floor(c / 0x1_0000_0000), 0);
+  out.writeUInt32BE(c >>> 0, 4);
+  return out;
+}
+
+/**
+ * Writes `snum mod 10^out.length` into `out` as zero-padded ASCII digits (RFC 4226 §5.3 step 3):
+ * the characters otplib's `truncateDigits` returns (pinned together in test/otp/engine.test.ts),
+ * written straight into the comparison buffer rather than through a string, which is about
+ * seven times dearer.
+ */
+export function writeDigits(out: Buffer, snum: number): Buffer {
+  let rest = snum;
+  for (let d = out.length - 1; d >= 0; d--) {
+    out[d] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return out;
 }
 
 /**
@@ -130,5 +176,5 @@ export function prepareOtpKey(params: TotpParams | HotpParams): PreparedOtpKey {
 
 /** `params` as a PreparedOtpKey, preparing it when it is plain parameters. */
 export function toPrepared(params: TotpParams | HotpParams | PreparedOtpKey): PreparedOtpKey {
-  return params instanceof PreparedOtpKey ? params : new PreparedOtpKey(params);
+  return params instanceof PreparedOtpKey ? params : new PreparedOtpKey(params, true);
 }
