@@ -28,9 +28,14 @@ const common = {
   algorithm: fc.constantFrom('SHA1', 'SHA256', 'SHA512' as const),
   digits: fc.constantFrom(6, 7, 8),
 };
+// Free text may hold tabs and line breaks (CR LF too), which XML readers would normalise.
+const freeText = fc
+  .string({ unit: fc.constantFrom(...'ab &<>\t\r\n\u00e6'.split('')), minLength: 1, maxLength: 20 })
+  .map((s) => s.trim())
+  .filter((s) => s !== '');
 const extras = {
-  manufacturer: label(20),
-  issuer: label(20),
+  manufacturer: freeText,
+  issuer: freeText,
   keyId: label(20),
 };
 

@@ -208,10 +208,20 @@ export function attr(el: XmlElement | undefined, ...names: string[]): string | u
   return undefined;
 }
 
-/** Escapes text for an XML element or a double-quoted attribute. */
+const ESCAPES: Readonly<Record<string, string>> = {
+  '<': '&lt;',
+  '>': '&gt;',
+  '&': '&amp;',
+  '"': '&quot;',
+  "'": '&apos;',
+  // XML 1.0 §2.11 and §3.3.3: readers turn CR LF into LF, and tabs and newlines in attributes
+  // into spaces; character references survive both.
+  '\t': '&#9;',
+  '\n': '&#10;',
+  '\r': '&#13;',
+};
+
+/** Escapes text for an XML element or a double-quoted attribute, whitespace included. */
 export function escapeXml(s: string): string {
-  return s.replace(
-    /[<>&"']/g,
-    (c) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', '"': 'quot', "'": 'apos' }[c] ?? ''};`,
-  );
+  return s.replace(/[<>&"'\t\n\r]/g, (c) => ESCAPES[c] ?? c);
 }
