@@ -2,6 +2,8 @@
 export * from './code-display.js';
 export * from './render.js';
 export type {
+  BatteryModel,
+  CodeDisplaySettings,
   CodeDisplayState,
   CodeDisplayStatus,
   LcdFrame,

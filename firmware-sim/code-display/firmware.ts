@@ -6,7 +6,6 @@ import { generateTotp } from '../../src/otp/generate.js';
 import type { OtpKey } from '../../src/otp/types.js';
 import {
   type BatteryModel,
-  type BatteryState,
   MAX_TIME_MS,
   checkBatteryModel,
   defaultBatteryModel,
@@ -324,9 +323,6 @@ export class CodeDisplayFirmware {
     }
   }
 }
-
-/** The battery state type, re-exported for callers that persist it. */
-export type { BatteryState };
 
 function blank(deviceTime: number): LcdFrame {
   return { on: false, text: '', code: null, lowBattery: false, deviceTime };
