@@ -251,6 +251,15 @@ function encodeInto(w: Writer, value: unknown, depth: number): void {
     }
     return;
   }
+  if (!(value instanceof Map)) {
+    // Only plain objects stand for maps; a Date, a Uint16Array or a class instance is a mistake.
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) {
+      throw new TypeError(
+        `cannot encode a ${(value as object).constructor?.name ?? 'object'} as CBOR`,
+      );
+    }
+  }
   const entries: [unknown, unknown][] =
     value instanceof Map ? [...value.entries()] : Object.entries(value as Record<string, unknown>);
   const isMap = value instanceof Map;
@@ -299,8 +308,8 @@ function writeFloat(w: Writer, x: number): void {
 /**
  * Encodes `value` in the CTAP2 canonical form (CTAP 2.1 §8): shortest heads, definite lengths,
  * map keys in length-first order. Integers are `number` (safe) or `bigint`; byte strings are
- * Uint8Array; maps are `Map` or plain objects (object properties that are `undefined` are left
- * out, which is how optional CTAP parameters are omitted). Non-integer numbers become the
+ * Uint8Array; maps are `Map` (integer or text keys) or plain objects (text keys only; properties
+ * that are `undefined` are left out, which is how optional CTAP parameters are omitted). Non-integer numbers become the
  * shortest exact float (RFC 8949 §4.2.2), which CTAP messages never contain.
  */
 export function encodeCbor(value: unknown): Uint8Array {

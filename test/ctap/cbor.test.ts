@@ -103,6 +103,11 @@ describe('hostile input', () => {
     expect(() => encodeCbor(() => 1)).toThrow(TypeError);
     expect(() => encodeCbor(Symbol('x'))).toThrow(TypeError);
     expect(() => encodeCbor(1n << 64n)).toThrow(RangeError);
+    expect(() => encodeCbor(new Date(0))).toThrow(TypeError);
+    expect(() => encodeCbor(new Uint16Array(2))).toThrow(TypeError);
+    expect(toHex(encodeCbor(Object.assign(Object.create(null) as object, { a: 1 })))).toBe(
+      'a1616101',
+    );
   });
   it('random bytes never crash the decoder: a value or a CtapError', () => {
     fc.assert(
