@@ -7,6 +7,7 @@ import type {
   WebAuthnProof,
 } from '../../src/core/authenticator.js';
 import { DeviceError } from '../../src/core/errors.js';
+import { CtapError, CtapStatus } from '../../src/ctap/status.js';
 import {
   CtapHidClient,
   KeepaliveStatus,
@@ -255,13 +256,28 @@ export class Chip implements Authenticator<'chip'> {
       if (info.options.clientPin !== true) {
         throw new DeviceError('pin-not-set', 'a PIN was given but the key has no PIN set');
       }
-      return {
-        token: await this.ctap.getPinToken(
-          pin,
-          { permissions: permission, rpId },
-          this.#call(options),
-        ),
-      };
+      try {
+        return {
+          token: await this.ctap.getPinToken(
+            pin,
+            { permissions: permission, rpId },
+            this.#call(options),
+          ),
+        };
+      } catch (e) {
+        // Say how many tries are left, as a platform's PIN dialog does; never the PIN itself.
+        if (e instanceof CtapError && e.status === CtapStatus.CTAP2_ERR_PIN_INVALID) {
+          const left = await this.ctap.getPinRetries().catch(() => undefined);
+          if (left !== undefined) {
+            throw new CtapError(
+              e.status,
+              `wrong PIN (${left} ${left === 1 ? 'try' : 'tries'} left before it blocks)`,
+              { cause: e },
+            );
+          }
+        }
+        throw e;
+      }
     }
     if (want === 'required') {
       if (info.options.uv === true) return { uv: true };
