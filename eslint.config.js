@@ -44,6 +44,12 @@ export default tseslint.config(
     rules: forbid(['**/activation/**', '**/cli/**'], 'devices never import the service or the CLI'),
   },
   {
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' },
+    },
+  },
+  {
     files: ['test/**', 'scripts/**'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -18,8 +18,7 @@ function findCommand(commands: readonly Command[], argv: string[]): { cmd: Comma
 }
 
 function overview(commands: readonly Command[]): string {
-  const width = Math.max(...commands.map((c) => c.usage.length), 10);
-  const lines = commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`);
+  const lines = commands.map((c) => `  ${c.usage}\n      ${c.summary}`);
   return `usage: ${NAME} <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun '${NAME} <command> --help' for details.\n`;
 }
 
