@@ -23,6 +23,7 @@ export const ProtocolErrors = {
   badBytes: 'bad-bytes',
   badSyntax: 'bad-syntax',
   internal: 'internal',
+  busy: 'busy',
 } as const;
 
 const TAG = /^#[A-Za-z0-9_-]{1,16}$/;

@@ -39,6 +39,8 @@ export interface SerialServer {
   readonly path: string;
   /** Requests answered so far (ERR answers included). */
   readonly answered: number;
+  /** Requests read but not yet answered. */
+  readonly waiting: number;
   /**
    * Resolves when the port has closed, by {@link close} or because the line went away (a USB
    * adapter unplugged, the pty pair stopped): a long-running server waits on it to exit.
@@ -77,6 +79,10 @@ class LineProblem extends Error {
     super(message);
   }
 }
+
+/** Requests a server holds unanswered before it drops further ones (§3.1). */
+export const MAX_WAITING_REQUESTS = 64;
+const MAX_WAITING = MAX_WAITING_REQUESTS;
 
 const PRESS_ARGS = 'PRESS takes no argument, or a host time: Unix ms or ISO 8601 with a zone';
 
@@ -160,6 +166,8 @@ export async function serveSerial(
   const splitter = new LineSplitter(MAX_LINE_BYTES);
   let chain: Promise<void> = Promise.resolve();
   let answered = 0;
+  let waiting = 0;
+  let dropped = 0;
   let closed = false;
 
   const send = async (line: string): Promise<void> => {
@@ -187,16 +195,41 @@ export async function serveSerial(
     await send(answer);
   };
 
+  const enqueue = (job: () => Promise<void>): void => {
+    waiting += 1;
+    // handle() catches target failures itself; the catch keeps the chain alive whatever happens.
+    chain = chain
+      .then(job)
+      .catch((e: unknown) =>
+        log?.(`answer failed: ${e instanceof Error ? e.message : 'unknown error'}`),
+      )
+      .finally(() => {
+        waiting -= 1;
+      });
+  };
+
   port.on('data', (chunk: Buffer) => {
     for (const ev of splitter.push(new Uint8Array(chunk))) {
+      if (ev.type === 'line' && ev.bytes.every((b) => b === 0x20 || b === 0x09)) continue;
+      // §3.1: a host that does not wait for answers cannot fill memory. Past the limit, lines
+      // are dropped and the drop is reported once, in order, when the device catches up.
+      if (waiting >= MAX_WAITING) {
+        if (dropped++ === 0) {
+          enqueue(async () => {
+            const n = dropped;
+            dropped = 0;
+            answered += 1;
+            log?.(`${n} requests dropped -> ERR busy`);
+            await send(
+              formatErr(ProtocolErrors.busy, `${n} requests dropped: wait for each answer`),
+            );
+          });
+        }
+        continue;
+      }
       const text = ev.type === 'line' ? lineText(ev.bytes) : null;
       const overflow = ev.type === 'overflow' ? ev.dropped : null;
-      // handle() catches target failures itself; the catch keeps the chain alive whatever happens.
-      chain = chain
-        .then(() => handle(text, overflow))
-        .catch((e: unknown) =>
-          log?.(`answer failed: ${e instanceof Error ? e.message : 'unknown error'}`),
-        );
+      enqueue(() => handle(text, overflow));
     }
   });
   port.on('error', (e: Error) => log?.(`port error: ${e.message}`));
@@ -223,6 +256,9 @@ export async function serveSerial(
     path,
     get answered() {
       return answered;
+    },
+    get waiting() {
+      return waiting;
     },
     closed: closedPromise,
     idle: () => chain,

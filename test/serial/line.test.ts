@@ -20,6 +20,7 @@ import {
   openPtyPair,
   pressOverSerial,
   serveSerial,
+  MAX_WAITING_REQUESTS,
   type PtyPair,
   type SerialTarget,
 } from '../../src/serial/index.js';
@@ -310,8 +311,15 @@ describeWithTool(
         }),
         { numRuns: 40 },
       );
-      await raw.write('\n#alive PING\n');
-      await raw.waitFor((l) => l === '#alive OK');
+      // Random bytes can hold many LFs: if they left the server past its limit (§3.1), a
+      // request may be dropped with ERR busy, so ask again once it has caught up.
+      let alive = false;
+      for (let k = 0; k < 5 && !alive; k++) {
+        while (served.server.waiting > 0) await new Promise((r) => setTimeout(r, 20));
+        await raw.write(`\n#alive${k} PING\n`);
+        alive = (await raw.waitFor((l) => l === `#alive${k} OK`, 3000).catch(() => null)) !== null;
+      }
+      expect(alive).toBe(true);
       expect(served.server.answered).toBeGreaterThan(answered);
       // And real work still happens.
       const press = await raw.ask('#p PRESS');
@@ -441,6 +449,62 @@ describeWithTool(
           await sd.close();
         }
       } finally {
+        await server.close();
+        await pair.close();
+      }
+    });
+
+    it('drops requests past the waiting limit and says so once, in order', async () => {
+      const pair = await openPtyPair();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let presses = 0;
+      const target: SerialTarget = {
+        identify: () => ({ kind: 'code-display', serial: 'X-2', firmware: '0' }),
+        press: async () => {
+          presses += 1;
+          await gate;
+          return {
+            on: true,
+            text: '123 456',
+            code: '123456',
+            lowBattery: false,
+            deviceTime: START,
+          };
+        },
+        read: () => ({ on: false, text: '', code: null, lowBattery: false, deviceTime: START }),
+        status: () => ({ deviceTime: START }),
+        setClock: () => undefined,
+      };
+      const server = await serveSerial(pair.a, target, { banner: false });
+      const raw = await RawLine.open(pair.b);
+      try {
+        const total = 3 * MAX_WAITING_REQUESTS;
+        await raw.write(Array.from({ length: total }, (_, i) => `#${i} PRESS\n`).join(''));
+        // The first press holds the line; the limit fills up behind it.
+        while (server.waiting < MAX_WAITING_REQUESTS + 1)
+          await new Promise((r) => setTimeout(r, 20));
+        expect(presses).toBe(1);
+        release();
+        const first = await raw.waitLines(MAX_WAITING_REQUESTS + 1);
+        first
+          .slice(0, MAX_WAITING_REQUESTS)
+          .forEach((l, i) => expect(l).toMatch(new RegExp(`^#${i} OK code=123456 `)));
+        const busy = /^ERR busy (\d+) requests dropped: wait for each answer$/.exec(
+          first[MAX_WAITING_REQUESTS]!,
+        );
+        expect(busy).not.toBeNull();
+        const droppedCount = Number(busy![1]);
+        // Lines that arrived after the device caught up are answered normally.
+        const rest = total - MAX_WAITING_REQUESTS - droppedCount;
+        const after = await raw.waitLines(MAX_WAITING_REQUESTS + 1 + rest);
+        expect(after.slice(MAX_WAITING_REQUESTS + 1).every((l) => / OK code=123456 /.test(l))).toBe(
+          true,
+        );
+        expect(await raw.ask('#ok PING')).toBe('#ok OK');
+      } finally {
+        release();
+        await raw.close();
         await server.close();
         await pair.close();
       }
