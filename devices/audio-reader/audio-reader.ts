@@ -142,6 +142,39 @@ export class AudioReader implements Authenticator<'audio-reader'> {
     );
   }
 
+  /** Makes a new reader around an imported key (serial from `key.serial`). */
+  static async fromKey(
+    key: OtpKey,
+    out: string,
+    options: Omit<AudioReaderCreateOptions, 'serial' | 'key' | 'out'> = {},
+  ): Promise<AudioReader> {
+    if (typeof key !== 'object' || key === null)
+      throw new DeviceError('bad-key', 'key must be an OtpKey object');
+    return AudioReader.create({ ...options, serial: key.serial, key, out });
+  }
+
+  /**
+   * The red key, as the code display's button: reads the code aloud (the utterance is not
+   * rendered here; see {@link speak}) and returns the screen. Speech still running is let finish.
+   */
+  async press(at?: number): Promise<LcdFrame> {
+    const o = this.#with(at, () => {
+      this.#fw.speechEnded();
+      const out = this.#fw.key('red');
+      // Nothing is rendered here; the user hears it out before the next command.
+      this.#fw.speechEnded();
+      return out;
+    });
+    await this.#save();
+    return o.lcd;
+  }
+
+  /** Lets the speech in progress finish (the host played or wrote all of it); saved. */
+  async finishSpeech(): Promise<void> {
+    this.#with(undefined, () => this.#fw.speechEnded());
+    await this.#save();
+  }
+
   /** Presses one key (see AudioReaderFirmware) at host time `at`; saved. */
   async key(name: string, at?: number): Promise<KeyOutcome> {
     const out = this.#with(at, () => this.#fw.key(name));
@@ -193,9 +226,13 @@ export class AudioReader implements Authenticator<'audio-reader'> {
 
   /**
    * Reads the code aloud (the red key: turning the reader on if it is off) and renders it. Speech
-   * still running is first let finish, so the press reads rather than stops.
+   * still running is first let finish, so the press reads rather than stops. `once` speaks this
+   * code in another language or rate without changing the reader's settings.
    */
-  async speak(at?: number): Promise<{
+  async speak(
+    at?: number,
+    once: { readonly lang?: 'da' | 'en'; readonly rateWpm?: number } = {},
+  ): Promise<{
     code: string;
     deviceTime: number;
     wav: Uint8Array;
@@ -210,7 +247,9 @@ export class AudioReader implements Authenticator<'audio-reader'> {
     const u = outcome.utterances.find((x) => x.kind === 'code');
     if (!u || outcome.lcd.code === null)
       throw new DeviceError('battery-empty', 'the battery is empty: the reader stays silent');
-    const rendered = await this.render(u);
+    const rendered = await this.render({ ...u, ...once });
+    // The whole code has been rendered: as far as the reader knows, it has been said.
+    await this.finishSpeech();
     return {
       code: u.code!,
       deviceTime: outcome.lcd.deviceTime,
