@@ -2,7 +2,8 @@
 // CTAPHID answer, and leave the persistent state as it was.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { concatBytes } from '../../src/core/index.js';
+import { concatBytes, fromHex } from '../../src/core/index.js';
+import { ctapRequestVectors } from '../vectors/ctap-requests.js';
 import { decodeCbor, encodeCbor } from '../../src/ctap/cbor.js';
 import { CtapHidCmd, packetize } from '../../src/ctap/ctaphid.js';
 import { makeChip } from './harness.js';
@@ -126,5 +127,15 @@ describe('the chip under hostile input', () => {
     expect(out[0]![4]).toBe(0xbf);
     expect(out[0]![7]).toBe(0x04);
     expect(host.ctap(0x04).status).toBe(0);
+  });
+});
+
+describe('refused requests (test/vectors/ctap-requests.ts)', () => {
+  it.each(ctapRequestVectors)('$name → status $status', ({ hex, status }) => {
+    const { fw, host } = makeChip('vectors');
+    const before = fw.snapshot();
+    const x = host.exchange(CtapHidCmd.CBOR, fromHex(hex));
+    expect(x.payload).toEqual(Uint8Array.of(status));
+    expect(fw.snapshot()).toEqual(before);
   });
 });
