@@ -1,6 +1,6 @@
 /** The code display's firmware: a pure, synchronous state machine over an injected reference clock. */
 import { type Clock, DriftingClock } from '../../src/core/clock.js';
-import { fromHex } from '../../src/core/bytes.js';
+import { fromHex, wipe } from '../../src/core/bytes.js';
 import { DeviceError, OtpError } from '../../src/core/errors.js';
 import { generateTotp } from '../../src/otp/generate.js';
 import type { OtpKey } from '../../src/otp/types.js';
@@ -300,10 +300,11 @@ export class CodeDisplayFirmware {
 
   #codeAt(deviceTime: number): string {
     const k = this.#s.key;
+    const secret = fromHex(k.secretHex);
     try {
       return generateTotp(
         {
-          secret: fromHex(k.secretHex),
+          secret,
           algorithm: k.algorithm,
           digits: k.digits,
           period: k.period,
@@ -320,6 +321,9 @@ export class CodeDisplayFirmware {
         );
       }
       throw e;
+    } finally {
+      // The key lives in the state as hex; this working copy need not outlive the HMAC.
+      wipe(secret);
     }
   }
 }
