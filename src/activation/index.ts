@@ -6,4 +6,5 @@ export * from './lockout.js';
 export * from './outbox.js';
 export * from './notify.js';
 export * from './mailbox.js';
+export * from './admin.js';
 export * from './store/index.js';

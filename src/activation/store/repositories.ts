@@ -211,8 +211,12 @@ export interface AuditRecord extends Required<Omit<AuditEntry, 'detail' | 'actor
 
 /** Detail keys that would name a secret: refused outright, so a careless caller fails loudly in tests. */
 const SECRET_KEY = /code|pin|pass|token|seed|secret|cpr|key|otp/i;
-/** Values shaped like a CPR number or a long digit string (a code, a seed in decimal). */
-const SECRET_VALUE = /\d{6}-?\d{4}|\d{6,}/;
+/**
+ * Values shaped like a secret: a CPR number standing alone anywhere in the text, or a value that
+ * is nothing but 6 or more digits (a code or PIN). Ids (UUIDs) pass: their digit runs touch letters
+ * or are split by hyphens differently; so do E.164 phone numbers (after a +).
+ */
+const SECRET_VALUE = /(?<![0-9A-Za-z+])\d{6}-?\d{4}(?![0-9A-Za-z])|^\d{6,}$/;
 
 // ---------------------------------------------------------------------------------------------
 
