@@ -208,6 +208,22 @@ export async function serveSerial(
       });
   };
 
+  // The greeting goes first in the queue, so it never lands between a request and its answer.
+  if (options.banner !== false) {
+    enqueue(async () => {
+      try {
+        const id = await target.identify();
+        await send(
+          formatNotice(
+            `MITID-SERIAL ${PROTOCOL_VERSION} kind=${id.kind} serial=${id.serial} ready`,
+          ),
+        );
+      } catch (e) {
+        log?.(`no banner: ${e instanceof Error ? e.message : 'unknown error'}`);
+      }
+    });
+  }
+
   port.on('data', (chunk: Buffer) => {
     for (const ev of splitter.push(new Uint8Array(chunk))) {
       if (ev.type === 'line' && ev.bytes.every((b) => b === 0x20 || b === 0x09)) continue;
@@ -240,17 +256,6 @@ export async function serveSerial(
       resolve();
     });
   });
-
-  if (options.banner !== false) {
-    try {
-      const id = await target.identify();
-      await send(
-        formatNotice(`MITID-SERIAL ${PROTOCOL_VERSION} kind=${id.kind} serial=${id.serial} ready`),
-      );
-    } catch (e) {
-      log?.(`no banner: ${e instanceof Error ? e.message : 'unknown error'}`);
-    }
-  }
 
   return {
     path,

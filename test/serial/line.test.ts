@@ -454,6 +454,23 @@ describeWithTool(
       }
     });
 
+    it('greets a host that is already listening, before any answer', async () => {
+      const pair = await openPtyPair();
+      const raw = await RawLine.open(pair.b);
+      const server = await serveSerial(pair.a, codeDisplayTarget(await makeFirmwareLike()));
+      try {
+        await raw.write('#1 ID\n');
+        expect(await raw.waitLines(2)).toStrictEqual([
+          '* MITID-SERIAL 1 kind=code-display serial=CD-00012345 ready',
+          '#1 OK proto=1 kind=code-display serial=CD-00012345 fw=1.0.0',
+        ]);
+      } finally {
+        await raw.close();
+        await server.close();
+        await pair.close();
+      }
+    });
+
     it('drops requests past the waiting limit and says so once, in order', async () => {
       const pair = await openPtyPair();
       let release!: () => void;
