@@ -167,6 +167,8 @@ export interface AuthenticatorEnvironment {
   readonly random: (n: number) => Uint8Array;
   /** Called with a copy of the persistent state after every change. */
   readonly onPersist?: (state: ChipPersistentState) => void;
+  /** Called on CTAPHID_WINK (a real chip would blink its light). */
+  readonly onWink?: () => void;
 }
 
 /**
@@ -285,7 +287,7 @@ export class ChipAuthenticator implements CtapHidApplication {
   }
 
   wink(): void {
-    // The chip has no light to blink; a wink is acknowledged and nothing more.
+    this.#env.onWink?.();
   }
 
   #finish(f: () => Uint8Array): Uint8Array {

@@ -26,6 +26,8 @@ export interface ChipEnvironment {
   readonly upMode?: UpMode;
   /** Storage: called with a copy of the persistent state whenever it changes. */
   readonly onPersist?: (state: ChipPersistentState) => void;
+  /** Called on CTAPHID_WINK (the light blinks). */
+  readonly onWink?: () => void;
 }
 
 /** Options of {@link ChipFirmware.manufacture}. */
@@ -92,7 +94,12 @@ export class ChipFirmware implements HidDeviceFirmware {
     this.aaguid = fromHex(s.aaguid);
     this.#auth = new ChipAuthenticator(
       s,
-      { clock: env.clock, random, ...(env.onPersist ? { onPersist: env.onPersist } : {}) },
+      {
+        clock: env.clock,
+        random,
+        ...(env.onPersist ? { onPersist: env.onPersist } : {}),
+        ...(env.onWink ? { onWink: env.onWink } : {}),
+      },
       upMode,
     );
     const [major = 1, minor = 0, build = 0] = s.firmwareVersion

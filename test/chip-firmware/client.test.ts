@@ -8,8 +8,14 @@ import { CtapStatus } from '../../src/ctap/status.js';
 import { VirtualHidTransport } from '../../src/hid/virtual.js';
 import { ChipFirmware, type UpMode } from '../../firmware-sim/chip/index.js';
 
+let winks = 0;
 async function connect(upMode: UpMode) {
-  const fw = ChipFirmware.manufacture({ serial: 'CHIP-0100', clock: systemClock, upMode });
+  const fw = ChipFirmware.manufacture({
+    serial: 'CHIP-0100',
+    clock: systemClock,
+    upMode,
+    onWink: () => winks++,
+  });
   const client = await CtapHidClient.open(await VirtualHidTransport.open(fw, { tickMs: 20 }));
   return { fw, client };
 }
@@ -53,7 +59,9 @@ describe('CtapHidClient and ChipFirmware over VirtualHidTransport', () => {
     expect((decodeCbor(info.subarray(1)) as CborMap).get(1)).toContain('FIDO_2_1');
     const data = new Uint8Array(3000).map((_, i) => i * 7);
     expect(await client.ping(data)).toEqual(data);
+    const before = winks;
     await client.wink();
+    expect(winks).toBe(before + 1);
     await client.close();
   });
   it('manual presence: keepalives with UPNEEDED until the button is pressed', async () => {
