@@ -24,6 +24,7 @@ export interface DecodedWav extends Pcm {
   readonly info: WavInfo;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const MIN_RATE = 1000;
 const MAX_RATE = 384_000;
 
@@ -64,8 +65,14 @@ export function encodeWav(pcm: Pcm): Uint8Array {
   const dataBytes = pcm.samples.length * 2;
   const out = new Uint8Array(44 + dataBytes);
   out.set(wavHeader(pcm.sampleRate, dataBytes), 0);
-  const v = new DataView(out.buffer);
-  for (let i = 0; i < pcm.samples.length; i++) v.setInt16(44 + i * 2, pcm.samples[i]!, true);
+  if (LITTLE_ENDIAN) {
+    // WAV is little-endian: on such hosts the samples' bytes are already in file order.
+    const x = pcm.samples;
+    out.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 44);
+  } else {
+    const v = new DataView(out.buffer);
+    for (let i = 0; i < pcm.samples.length; i++) v.setInt16(44 + i * 2, pcm.samples[i]!, true);
+  }
   return out;
 }
 
