@@ -24,6 +24,7 @@ export const ProtocolErrors = {
   badSyntax: 'bad-syntax',
   internal: 'internal',
   busy: 'busy',
+  answerTooLong: 'answer-too-long',
 } as const;
 
 const TAG = /^#[A-Za-z0-9_-]{1,16}$/;
@@ -228,7 +229,10 @@ export function formatOk(fields: Fields = [], tag?: string): string {
   const line = parts.join(' ');
   // A receiver drops longer lines (§2): refuse to make one rather than send what cannot arrive.
   if (line.length > MAX_LINE_BYTES) {
-    throw new SerialError('answer-too-long', `the answer would exceed ${MAX_LINE_BYTES} bytes`);
+    throw new SerialError(
+      ProtocolErrors.answerTooLong,
+      `the answer would exceed ${MAX_LINE_BYTES} bytes`,
+    );
   }
   return line;
 }
