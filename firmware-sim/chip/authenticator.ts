@@ -314,6 +314,10 @@ export class ChipAuthenticator implements CtapHidApplication {
   #command(cmd: number, body: Uint8Array): CtapHidReply {
     // State for follow-up commands lasts only until another command arrives (§6.3, §6.8).
     if (cmd !== Ctap2Command.getNextAssertion) this.#next = null;
+    if (cmd !== Ctap2Command.credentialManagement) {
+      this.#enumRps = null;
+      this.#enumCreds = null;
+    }
     let params: CborMap = new Map();
     if (body.length > 0) {
       const v = decodeCbor(body, REQUEST_CBOR);

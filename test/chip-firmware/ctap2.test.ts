@@ -787,6 +787,10 @@ describe('credentialManagement', () => {
       [(rp1.body!.get(3) as CborMap).get('id'), (rp2.body!.get(3) as CborMap).get('id')].sort(),
     ).toEqual([RP, 'other.example']);
     expect(cm(3, undefined, false).status).toBe(CtapStatus.CTAP2_ERR_NOT_ALLOWED);
+    // Enumeration state does not survive another command in between (§6.8).
+    cm(2);
+    host.ctap(0x04);
+    expect(cm(3, undefined, false).status).toBe(CtapStatus.CTAP2_ERR_NOT_ALLOWED);
     const rpIdHash = sha256(utf8(RP));
     const c1 = cm(4, new Map([[1, rpIdHash]]));
     expect(c1.status).toBe(0);
