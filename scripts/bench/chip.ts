@@ -1,0 +1,194 @@
+/**
+ * Chip figures: getAssertion through the whole stack (driver, CTAPHID framing, transport,
+ * firmware) against raw node:crypto ECDSA P-256 signing, in process and over UDP.
+ */
+import { createSocket } from 'node:dgram';
+import { createHash, createSign, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
+import { systemClock } from '../../src/core/clock.js';
+import { CtapHidClient, packetize } from '../../src/ctap/ctaphid.js';
+import { encodeCbor } from '../../src/ctap/cbor.js';
+import { serveHidOverUdp, UdpHidTransport, type UdpHidServer } from '../../src/hid/udp.js';
+import { VirtualHidTransport } from '../../src/hid/virtual.js';
+import type { HidTransport } from '../../src/hid/port.js';
+import { ChipFirmware } from '../../firmware-sim/chip/index.js';
+import { Ctap2Client, type CtapCborChannel } from '../../devices/chip/ctap2.js';
+import { parseAuthData } from '../../devices/chip/webauthn.js';
+import { p256ToCose, coseToP256 } from '../../devices/chip/pin.js';
+import type { BenchCase, BenchModule, Contender } from './harness.js';
+
+const RP_ID = 'bench.mitid.example';
+
+/** A chip with one credential, and a CTAP2 client to it over `transport`. */
+async function setUp(open: (fw: ChipFirmware) => Promise<HidTransport>) {
+  const firmware = ChipFirmware.manufacture({ serial: 'BENCH-1', clock: systemClock });
+  const inner = await open(firmware);
+  // Counts reports, so the UDP limit moves exactly as many datagrams as one exchange does.
+  const counts = { out: 0, in: 0 };
+  const transport: HidTransport = {
+    descriptor: inner.descriptor,
+    write: (r) => (counts.out++, inner.write(r)),
+    read: (t) => inner.read(t).then((r) => (counts.in++, r)),
+    close: () => inner.close(),
+  };
+  const hid = await CtapHidClient.open(transport);
+  const channel: CtapCborChannel = {
+    cbor: (req, o) => hid.cbor(req, o?.signal ? { signal: o.signal } : {}),
+  };
+  const ctap = new Ctap2Client(channel);
+  const clientDataHash = new Uint8Array(createHash('sha256').update('bench').digest());
+  const made = await ctap.makeCredential({
+    clientDataHash,
+    rp: { id: RP_ID },
+    user: { id: new Uint8Array(randomBytes(16)), name: 'bench' },
+  });
+  const publicKey = coseToP256(made.parsed.credentialPublicKey as Map<number, unknown>);
+  const params = { rpId: RP_ID, clientDataHash, allowList: [made.credentialId] };
+  const contender = (label: string): Contender => ({
+    label,
+    async run(n) {
+      let signed = 0;
+      for (let i = 0; i < n; i++) {
+        const a = await ctap.getAssertion(params);
+        signed += a.signature.length > 0 ? 1 : 0;
+      }
+      return signed;
+    },
+  });
+  // One assertion checked end to end, so a fast wrong answer cannot pass as a figure.
+  const reports = async () => {
+    const before = { ...counts };
+    await ctap.getAssertion(params);
+    return { out: counts.out - before.out, in: counts.in - before.in };
+  };
+  const check = async () => {
+    const a = await ctap.getAssertion(params);
+    const signed = Buffer.concat([a.authData, clientDataHash]);
+    if (!verify('sha256', signed, publicKey, a.signature))
+      throw new Error('chip signature does not verify');
+    if ((parseAuthData(a.authData).flags & 0x01) === 0)
+      throw new Error('user presence flag missing');
+  };
+  /**
+   * The firmware alone: the same request's reports handed to handleReport, no host stack. Tells
+   * how much of the gap to the limit is the device and how much the driver and transport.
+   */
+  const body = encodeCbor(
+    new Map<number, unknown>([
+      [1, RP_ID],
+      [2, clientDataHash],
+      [3, [{ id: made.credentialId, type: 'public-key' }]],
+    ]),
+  );
+  const request = new Uint8Array(1 + body.length);
+  request[0] = 0x02;
+  request.set(body, 1);
+  const packets = packetize(hid.cid, 0x10, request);
+  const firmwareOnly: Contender = {
+    label: 'ChipFirmware.handleReport alone',
+    run(n) {
+      let answers = 0;
+      for (let i = 0; i < n; i++)
+        for (const p of packets) answers += firmware.handleReport(p).length;
+      return answers;
+    },
+  };
+  return { contender, check, reports, firmwareOnly, close: () => hid.close() };
+}
+
+/** The limit: ECDSA P-256 signatures over authenticator data + client data hash, nothing else. */
+function rawSign(): Contender {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const data = randomBytes(37 + 32);
+  // Touch the COSE conversion once so both sides hold a ready KeyObject.
+  coseToP256(p256ToCose(publicKey, -7));
+  return {
+    label: 'node:crypto ECDSA P-256 sign',
+    run(n) {
+      let total = 0;
+      for (let i = 0; i < n; i++)
+        total += createSign('sha256').update(data).sign(privateKey).length;
+      return total;
+    },
+  };
+}
+
+/**
+ * The UDP limit: a bare datagram echo with the same number of 64-byte datagrams each way as one
+ * getAssertion exchange, between two sockets of this process.
+ */
+async function rawUdp(reportsOut: number, reportsIn: number) {
+  const dev = createSocket('udp4');
+  const host = createSocket('udp4');
+  await new Promise<void>((r) => dev.bind(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => host.bind(0, '127.0.0.1', () => r()));
+  let seen = 0;
+  dev.on('message', (_m, from) => {
+    if (++seen % reportsOut === 0)
+      for (let i = 0; i < reportsIn; i++) dev.send(Buffer.alloc(64), from.port, from.address);
+  });
+  let waiting: (() => void) | undefined;
+  let got = 0;
+  host.on('message', () => {
+    if (++got % reportsIn === 0) waiting?.();
+  });
+  const devPort = dev.address().port;
+  const contender: Contender = {
+    label: 'bare UDP datagram echo (same report counts)',
+    async run(n) {
+      for (let i = 0; i < n; i++) {
+        const done = new Promise<void>((r) => (waiting = r));
+        for (let k = 0; k < reportsOut; k++) host.send(Buffer.alloc(64), devPort, '127.0.0.1');
+        await done;
+      }
+      return n;
+    },
+  };
+  return { contender, close: () => (dev.close(), host.close()) };
+}
+
+async function chipCases(): Promise<BenchCase[]> {
+  const inProc = await setUp((fw) => VirtualHidTransport.open(fw, { path: 'bench' }));
+  let server: UdpHidServer | undefined;
+  const overUdp = await setUp(async (fw) => {
+    server = await serveHidOverUdp(fw, { port: 0, hostPort: 'sender' });
+    return UdpHidTransport.open(`udp:127.0.0.1:${server.address.port}`, { localPort: 0 });
+  });
+  const perExchange = await overUdp.reports();
+  const echo = await rawUdp(perExchange.out, perExchange.in);
+  return [
+    {
+      name: 'chip.getAssertion.inproc',
+      description: 'CTAP2 getAssertion through driver, CTAPHID and the in-process transport',
+      unit: 'assertions/s',
+      ours: inProc.contender('mitid-sim Chip over VirtualHidTransport'),
+      limit: rawSign(),
+      check: inProc.check,
+      teardown: inProc.close,
+    },
+    {
+      name: 'chip.getAssertion.firmware',
+      description:
+        'the firmware alone on the same request (no driver, framing client or transport)',
+      unit: 'assertions/s',
+      ours: inProc.firmwareOnly,
+      limit: rawSign(),
+    },
+    {
+      name: 'chip.getAssertion.udp',
+      description: 'the same over HID-over-UDP (serve and client in one process), wall clock',
+      unit: 'assertions/s',
+      ours: overUdp.contender('mitid-sim Chip over UdpHidTransport'),
+      limit: echo.contender,
+      check: overUdp.check,
+      clock: 'wall',
+      teardown: async () => {
+        await overUdp.close();
+        await server?.close();
+        echo.close();
+      },
+    },
+  ];
+}
+
+/** The chip group. */
+export const chipBench: BenchModule = { group: 'chip', cases: chipCases };
