@@ -1,4 +1,5 @@
 /** `npm run bench`: measures every registered figure in one run, prints a table, writes JSON. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,12 +7,13 @@ import { parseArgs } from 'node:util';
 import { benchmarks, defaultOptions, formatTable, measure } from './bench/index.js';
 import type { Figure, HarnessOptions } from './bench/index.js';
 
-const usage = `usage: node dist/scripts/bench.js [--json] [--filter TEXT] [--trials N] [--reps N] [--slice MS] [--out FILE]
+const usage = `usage: node dist/scripts/bench.js [--json] [--filter TEXT] [--trials N] [--reps N] [--slice MS] [--warmup MS] [--out FILE]
   --json         print the figures as a JSON array on stdout (the table goes to stderr)
   --filter TEXT  only groups or figures whose name contains TEXT
   --trials N     interleaved trials per figure (default ${defaultOptions.trials})
   --reps N       slices per contender in a trial, best counts (default ${defaultOptions.reps})
   --slice MS     target time of one slice (default ${defaultOptions.sliceMs})
+  --warmup MS    time the contenders run before measuring (default ${defaultOptions.warmupMs})
   --out FILE     where to write the JSON (default artifacts/bench.json in the package)`;
 
 /** The package root: the nearest directory upwards holding package.json (works from dist too). */
@@ -32,7 +34,20 @@ function positiveInt(s: string | undefined, fallback: number, name: string): num
   return n;
 }
 
+/**
+ * V8 flags the measurements run under. `--single-threaded`: garbage collection and optimising
+ * compilation on the main thread, so the process CPU time a slice is charged is the work of
+ * whoever ran in it, not of background threads busy with an earlier contender's garbage or code.
+ * `--expose-gc`: the harness collects between slices (untimed).
+ */
+const V8_FLAGS = ['--single-threaded', '--expose-gc'];
+
 async function main(): Promise<number> {
+  if (!V8_FLAGS.every((f) => process.execArgv.includes(f))) {
+    const self = fileURLToPath(import.meta.url);
+    const args = [...process.execArgv, ...V8_FLAGS, self, ...process.argv.slice(2)];
+    return spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? 1;
+  }
   const { values } = parseArgs({
     options: {
       json: { type: 'boolean', default: false },
@@ -40,6 +55,7 @@ async function main(): Promise<number> {
       trials: { type: 'string' },
       slice: { type: 'string' },
       reps: { type: 'string' },
+      warmup: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -52,6 +68,7 @@ async function main(): Promise<number> {
     trials: positiveInt(values.trials, defaultOptions.trials, 'trials'),
     reps: positiveInt(values.reps, defaultOptions.reps, 'reps'),
     sliceMs: positiveInt(values.slice, defaultOptions.sliceMs, 'slice'),
+    warmupMs: positiveInt(values.warmup, defaultOptions.warmupMs, 'warmup'),
   };
   // With --json, stdout carries only the JSON; everything for people goes to stderr.
   const say = values.json

@@ -78,12 +78,17 @@ export interface HarnessOptions {
   readonly trials: number;
   /** Slices per contender in a trial; the best one counts. */
   readonly reps: number;
-  /** Target wall time of one slice, ms: shorter than a scheduler time share. */
+  /** Target time of one slice, ms. */
   readonly sliceMs: number;
+  /**
+   * Time each contender runs, in turns, before anything is recorded: the JIT's optimising
+   * compiler works on other threads whose time `cpu` slices would otherwise be charged.
+   */
+  readonly warmupMs: number;
 }
 
 /** About 2 s of slices per figure with two ratios. */
-export const defaultOptions: HarnessOptions = { trials: 21, reps: 5, sliceMs: 4 };
+export const defaultOptions: HarnessOptions = { trials: 21, reps: 5, sliceMs: 4, warmupMs: 300 };
 
 /** The median of `xs` (the mean of the middle two for an even count). */
 export function median(xs: readonly number[]): number {
@@ -101,8 +106,20 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
+/** V8's `gc`, when the process runs with --expose-gc (scripts/bench.ts sees to it). */
+const v8gc = (globalThis as { gc?: (options?: { type: 'minor' | 'major' }) => void }).gc;
+
+/**
+ * Collects the young generation before a slice (untimed), so no contender pays for the short-
+ * lived garbage of the one before it; `major` also collects the old generation.
+ */
+function collect(type: 'minor' | 'major'): void {
+  v8gc?.({ type });
+}
+
 /** Runs `n` operations and returns the ms they took on `clock`. */
 async function timed(c: Contender, n: number, clock: 'cpu' | 'wall'): Promise<number> {
+  collect('minor');
   const now = clock === 'cpu' ? cpuMs : () => performance.now();
   const start = now();
   let r = c.run(n);
@@ -142,8 +159,17 @@ export async function measure(
   const contenders = [c.ours, c.limit, ...(c.peer ? [c.peer] : [])];
   const sizes: number[] = [];
   for (const x of contenders) sizes.push(await calibrate(x, opts.sliceMs, clock));
+  const warmupEnd = performance.now() + opts.warmupMs;
+  while (performance.now() < warmupEnd) {
+    for (let i = 0; i < contenders.length; i++) await timed(contenders[i]!, sizes[i]!, clock);
+  }
+  // Calibrated again now that the code is optimised, so slices have their intended length.
+  for (let i = 0; i < contenders.length; i++) {
+    sizes[i] = await calibrate(contenders[i]!, opts.sliceMs, clock);
+  }
   const rates: number[][] = contenders.map(() => []);
   for (let t = 0; t < opts.trials; t++) {
+    collect('major');
     const best = contenders.map(() => 0);
     for (let rep = 0; rep < opts.reps; rep++) {
       for (let k = 0; k < contenders.length; k++) {
