@@ -101,7 +101,9 @@ interface RawSegment {
  * noise floor and peak, so a quiet headphone recording segments like a loud file. Edges are then
  * refined to the sample.
  */
-export function segmentSpeech(pcm: Pcm): RawSegment[] {
+export function segmentSpeech(input: Pcm): RawSegment[] {
+  // Mains hum and DC carry no speech but raise the floor: segment a high-passed copy.
+  const pcm = highPass(input, 150);
   const hop = Math.max(1, Math.round((pcm.sampleRate * HOP_MS) / 1000));
   const env = envelope(pcm.samples, hop, 2 * hop);
   if (env.length === 0) return [];
@@ -140,6 +142,35 @@ export function segmentSpeech(pcm: Pcm): RawSegment[] {
   // Drop clicks shorter than 25 ms.
   const minLen = (pcm.sampleRate * 25) / 1000;
   return segs.filter((s) => s.end - s.start >= minLen);
+}
+
+/** A second-order Butterworth high-pass at `hz` (RBJ biquad), as a new Pcm. */
+export function highPass(pcm: Pcm, hz: number): Pcm {
+  const w = (2 * Math.PI * hz) / pcm.sampleRate;
+  const alpha = Math.sin(w) / Math.SQRT2;
+  const cos = Math.cos(w);
+  const a0 = 1 + alpha;
+  const b0 = (1 + cos) / 2 / a0;
+  const b1 = -(1 + cos) / a0;
+  const b2 = b0;
+  const a1 = (-2 * cos) / a0;
+  const a2 = (1 - alpha) / a0;
+  const x = pcm.samples;
+  const out = new Int16Array(x.length);
+  let x1 = 0;
+  let x2 = 0;
+  let y1 = 0;
+  let y2 = 0;
+  for (let i = 0; i < x.length; i++) {
+    const x0 = x[i]!;
+    const y0 = b0 * x0 + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+    out[i] = Math.max(-32768, Math.min(32767, Math.round(y0)));
+    x2 = x1;
+    x1 = x0;
+    y2 = y1;
+    y1 = y0;
+  }
+  return { samples: out, sampleRate: pcm.sampleRate };
 }
 
 /** Merges segments split by a stop closure inside a word: gaps well under the typical pause. */
