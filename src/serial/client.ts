@@ -30,6 +30,13 @@ export interface SerialClientOptions {
   pressTimeoutMs?: number;
   /** Called with the text of every notice line (`* ...`) the device sends. */
   onNotice?: (text: string) => void;
+  /**
+   * After opening, wait up to this many ms for the device's greeting (§4.4) before the first
+   * request; default 0 (do not wait). For boards that reboot when the port opens (an Arduino's
+   * DTR auto-reset), so the first request does not reach a device still starting up. Going on
+   * without a greeting is not an error.
+   */
+  greetingTimeoutMs?: number;
 }
 
 /**
@@ -80,6 +87,8 @@ export class SerialClient {
   #pending: Pending | null = null;
   #nextTag = 1;
   #closed = false;
+  #greeting: string | undefined;
+  #greetingWaiter: (() => void) | undefined;
 
   private constructor(path: string, port: SerialPort, options: SerialClientOptions) {
     this.path = path;
@@ -101,14 +110,36 @@ export class SerialClient {
       path,
       options.baudRate === undefined ? {} : { baudRate: options.baudRate },
     );
+    const greetingMs = options.greetingTimeoutMs ?? 0;
+    if (greetingMs !== 0) checkTimeout(greetingMs, 'greetingTimeoutMs');
     const client = new SerialClient(path, port, options);
     try {
+      if (greetingMs > 0) await client.#awaitGreeting(greetingMs);
       await writePort(port, '\n');
     } catch (e) {
       await closePort(port);
       throw e;
     }
     return client;
+  }
+
+  /** The greeting the device sent after the port opened, if one came (§4.4). */
+  get greeting(): string | undefined {
+    return this.#greeting;
+  }
+
+  #awaitGreeting(ms: number): Promise<void> {
+    if (this.#greeting !== undefined) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#greetingWaiter = done;
+    }).finally(() => {
+      this.#greetingWaiter = undefined;
+    });
   }
 
   /** True until {@link close} or until the port goes away. */
@@ -263,6 +294,10 @@ export class SerialClient {
 
   #onAnswer(a: Answer): void {
     if (a.type === 'notice') {
+      if (this.#greeting === undefined && /^MITID-SERIAL\b/i.test(a.text)) {
+        this.#greeting = a.text;
+        this.#greetingWaiter?.();
+      }
       this.#onNotice?.(a.text);
       return;
     }

@@ -60,8 +60,14 @@ describeWithTool(
 
     beforeAll(async () => {
       pair = await openPtyPair();
+      // The host opens the line first and the jig boots afterwards, as a board that resets when
+      // its port opens does: the host waits for the greeting before its first request.
+      const opening = SerialCodeDisplay.open(pair.b, {
+        onNotice: (t) => notices.push(t),
+        greetingTimeoutMs: 30_000,
+      });
       jig = await startJig(pair.a, ['--ocr-fail-every', '4']);
-      display = await SerialCodeDisplay.open(pair.b, { onNotice: (t) => notices.push(t) });
+      display = await opening;
     });
     afterAll(async () => {
       await display?.close();
@@ -69,7 +75,11 @@ describeWithTool(
       await pair?.close();
     });
 
-    it('learns the serial from ID', () => {
+    it('waited for the greeting, then learned the serial from ID', () => {
+      expect(display.client.greeting).toBe(
+        `MITID-SERIAL 1 kind=code-display serial=${SERIAL} ready`,
+      );
+      expect(notices).toStrictEqual([display.client.greeting]);
       expect(display.serial).toBe(SERIAL);
       expect(display.identity).toStrictEqual({
         kind: 'code-display',

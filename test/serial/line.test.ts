@@ -356,7 +356,7 @@ describeWithTool(
         // The late answer, an untagged one and a notice arrive before the answer to request #2.
         const next = client.request('PING', ['fresh'], { timeoutMs: 5000 });
         expect(await far.waitFor((l) => l.startsWith('#2'))).toBe('#2 PING fresh');
-        await far.write('#1 OK echo=stale\nOK echo=untagged\n* hello\n#2 OK echo=fresh\n');
+        await far.write('#1 OK echo=stale\nOK echo=untagged\n* hello\n#2 OK echo=fresh\r\n');
         expect((await next).get('echo')).toBe('fresh');
         // An answer that breaks the protocol is a protocol error, not a guess.
         const bad = client.read();
