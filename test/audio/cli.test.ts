@@ -125,8 +125,24 @@ describe('device create audio-reader / speak / audio analyze', () => {
     const press = commands.find((c) => c.path.join(' ') === 'press');
     if (!press) return; // the press verb is not in this build
     const r = await cli('press', dev, '--json');
+    expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/\d{6}/);
+    const show = await cli('show', dev, '--json');
+    expect(show.stderr).toBe('');
+    expect(show.status).toBe(0);
+  });
+
+  it('the documented one-key-at-a-time sequence works from the command line', async () => {
+    const file = join(dir, 'sticky.json');
+    expect(
+      (await cli('device', 'create', 'audio-reader', '--serial', 'AR-STICKY', '--out', file))
+        .status,
+    ).toBe(0);
+    const r = await cli('keys', file, 'red-long red 1 done red 0', '--json');
+    expect(r.status).toBe(0);
+    const actions = JSON.parse(r.stdout).outcomes.map((o: { action: string }) => o.action);
+    expect(actions).toEqual(['sticky-on', 'stop', 'slower', 'speech-ended', 'read', 'repeat']);
   });
 });
 
