@@ -8,20 +8,22 @@ import {
   CompiledQuery,
   Kysely,
   PostgresDialect,
+  SqliteAdapter,
+  sql,
   SqliteDialect,
   SqliteDriver,
   type DatabaseConnection,
+  type DialectAdapter,
   type Driver,
   type SqliteDatabase,
   type Transaction,
 } from 'kysely';
 import pg from 'pg';
 import { ActivationError } from '../violations.js';
-import { migrateToLatest, type Engine } from './migrations.js';
+import { StoreError, migrateToLatest, type Engine } from './migrations.js';
 import type { Database } from './schema.js';
 
-/** Database errors: cannot connect, migration failed, a transaction kept conflicting. */
-export class StoreError extends ActivationError {}
+export { StoreError };
 
 /** What we use of a better-sqlite3 connection (kysely's interface plus pragmas). */
 interface BetterSqliteDatabase extends SqliteDatabase {
@@ -70,6 +72,17 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/**
+ * SQLite's DDL is transactional, so migrations can run inside one transaction; kysely's adapter
+ * says otherwise because it assumes a single connection. With BEGIN IMMEDIATE that transaction is
+ * also the migration lock between instances sharing the file.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
   constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
@@ -78,6 +91,9 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
   override createDriver(): Driver {
     return new ImmediateSqliteDriver(this.#config);
+  }
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
   }
 }
 
@@ -111,23 +127,24 @@ export function connect(location: DatabaseLocation): Connected {
   }
   const file = location.url.replace(/^sqlite:(\/\/)?/i, '');
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  let sqlite: BetterSqliteDatabase;
+  let sqlite: BetterSqliteDatabase | undefined;
   try {
     sqlite = new BetterSqlite3(file);
+    // WAL lets readers run beside the one writer; a busy lock is retried asynchronously by
+    // runTransaction (a non-zero busy_timeout would block this thread, and with it the very
+    // transaction that holds the lock when both connections live in one process).
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 0');
   } catch (e) {
+    sqlite?.close();
     throw new StoreError(
       'cannot-open-database',
-      `cannot open the SQLite database: ${(e as Error).message}`,
+      `cannot open the SQLite database: ${(e as Error).message.split('\n')[0] ?? 'error'}`,
       { cause: e },
     );
   }
-  // WAL lets readers run beside the one writer; a busy lock is retried asynchronously by
-  // Store.transaction (a non-zero busy_timeout would block this thread, and with it the very
-  // transaction that holds the lock when both connections live in one process).
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 0');
   return {
     db: new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) }),
     engine: 'sqlite',
@@ -201,22 +218,54 @@ export async function runTransaction<T>(
   }
 }
 
-/** Opens the database at `location` and brings its schema up to date. */
+/**
+ * Opens the database at `location` and brings its schema up to date. Several instances may start
+ * at once: PostgreSQL serialises migrations with kysely's lock table; on SQLite the migration's
+ * BEGIN IMMEDIATE meets a busy lock, and we wait and try again (the second finds nothing to do).
+ */
 export async function openDatabase(location: DatabaseLocation): Promise<Connected> {
   const c = connect(location);
-  try {
-    if (c.engine === 'postgres' && location.schema !== undefined) {
-      await c.db.executeQuery(CompiledQuery.raw(`create schema if not exists ${location.schema}`));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (c.engine === 'postgres') {
+        // One instance migrates at a time: a session advisory lock keyed by the schema, held on
+        // one connection for the whole step (kysely's own lock table cannot be created safely by
+        // several instances at once in a fresh schema).
+        const schema = location.schema;
+        await c.db.connection().execute(async (conn) => {
+          await sql`select pg_advisory_lock(hashtext(${`mitid-sim-migrate:${schema ?? ''}`}))`.execute(
+            conn,
+          );
+          try {
+            if (schema !== undefined)
+              await sql.raw(`create schema if not exists ${schema}`).execute(conn);
+            await migrateToLatest(conn, c.engine);
+          } finally {
+            await sql`select pg_advisory_unlock(hashtext(${`mitid-sim-migrate:${schema ?? ''}`}))`.execute(
+              conn,
+            );
+          }
+        });
+      } else {
+        await migrateToLatest(c.db, c.engine);
+      }
+      return c;
+    } catch (e) {
+      const root = e instanceof ActivationError && e.cause !== undefined ? e.cause : e;
+      // 23505: two instances creating the same schema at once; the loser simply goes on.
+      const racing =
+        isRetryable(root, c.engine) || (root as { code?: unknown } | null)?.code === '23505';
+      if (racing && attempt < 100) {
+        await sleep(randomInt(10, 60));
+        continue;
+      }
+      await c.db.destroy().catch(() => undefined);
+      if (e instanceof ActivationError) throw e;
+      throw new StoreError(
+        'cannot-open-database',
+        `cannot open the database: ${(e as Error).message.split('\n')[0] ?? 'error'}`,
+        { cause: e },
+      );
     }
-    await migrateToLatest(c.db, c.engine);
-  } catch (e) {
-    await c.db.destroy().catch(() => undefined);
-    if (e instanceof ActivationError) throw e;
-    throw new StoreError(
-      'cannot-open-database',
-      `cannot open the database: ${(e as Error).message}`,
-      { cause: e },
-    );
   }
-  return c;
 }

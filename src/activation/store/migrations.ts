@@ -322,18 +322,30 @@ export function migrator(db: AnyDb, engine: Engine): Migrator {
   return new Migrator({ db, provider: new Provider(engine) });
 }
 
-/** Runs every pending migration; throws ActivationError `migration-failed` naming the step. */
+/** Database errors: cannot connect, migration failed, a transaction kept conflicting. */
+export class StoreError extends ActivationError {}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? 'error';
+}
+
+/**
+ * Runs every pending migration. Throws StoreError `migration-failed` naming the step, or
+ * `cannot-open-database` when it failed before any step (no connection, no rights).
+ */
 export async function migrateToLatest(db: AnyDb, engine: Engine): Promise<string[]> {
   const { error, results } = await migrator(db, engine).migrateToLatest();
   if (error !== undefined) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new ActivationError(
-      'migration-failed',
-      `database migration ${failed} failed: ${(error as Error).message ?? String(error)}`,
-      {
-        cause: error,
-      },
-    );
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw failed === undefined
+      ? new StoreError('cannot-open-database', `cannot open the database: ${firstLine(error)}`, {
+          cause: error,
+        })
+      : new StoreError(
+          'migration-failed',
+          `database migration ${failed} failed: ${firstLine(error)}`,
+          { cause: error },
+        );
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
@@ -342,7 +354,7 @@ export async function migrateToLatest(db: AnyDb, engine: Engine): Promise<string
 export async function migrateDownAll(db: AnyDb, engine: Engine): Promise<void> {
   const { error } = await migrator(db, engine).migrateTo(NO_MIGRATIONS);
   if (error !== undefined)
-    throw new ActivationError(
+    throw new StoreError(
       'migration-failed',
       `database rollback failed: ${(error as Error).message}`,
       { cause: error },
