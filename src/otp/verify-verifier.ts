@@ -10,7 +10,14 @@ import type {
 } from '../core/authenticator.js';
 import type { HashAlgorithm, OtpKey, TotpParams } from './types.js';
 import { prepareOtpKey } from './verify-engine.js';
-import { initialHotpState, initialTotpState, verifyHotp, verifyTotp } from './verify-check.js';
+import {
+  initialHotpState,
+  initialTotpState,
+  resyncHotp,
+  resyncTotp,
+  verifyHotp,
+  verifyTotp,
+} from './verify-check.js';
 import type { HotpCheck, HotpState, TotpCheck, TotpState } from './verify-check.js';
 
 /** The device kinds that show a one-time code. */
@@ -118,15 +125,63 @@ export class OtpVerifier<K extends OtpDeviceKind = OtpDeviceKind> implements Ver
     return this.#check(binding, p, context, false);
   }
 
+  /**
+   * Resynchronises a bound device from two codes the user read one after the other (TOTP: at
+   * consecutive time steps, waiting for the next code; HOTP: two presses), as a service does
+   * when a device has drifted out of the login window (RFC 4226 §7.4, RFC 6238 §6). The search
+   * is wide (±`maxDriftSteps` steps, or `bindLookAhead` counters), so the service should ask
+   * for it only after a login failed and count it like a login attempt.
+   */
+  async resync(
+    binding: OtpBinding,
+    first: OtpProof,
+    second: OtpProof,
+    context: VerifyContext,
+  ): Promise<VerifyOutcome<OtpBinding>> {
+    checkBinding(binding);
+    checkContext(context);
+    const p1: unknown = first;
+    const p2: unknown = second;
+    if (!isOtpMessage(p1) || !isOtpMessage(p2)) {
+      return { verified: false, reason: 'malformed', binding };
+    }
+    const serialOk =
+      Number(constantTimeEqualString(p1.serial, binding.serial)) &
+      Number(constantTimeEqualString(p2.serial, binding.serial));
+    const secret = decodeSecret(binding.secret);
+    let check: TotpCheck | HotpCheck;
+    let next: OtpBinding;
+    if (binding.type === 'totp') {
+      const params = { ...paramsOf(binding), secret };
+      const c = resyncTotp(params, binding.state, p1.code, p2.code, context.now, {
+        range: Math.max(1, Math.min(this.#opts.maxDriftSteps, 1000)),
+        maxDriftSteps: this.#opts.maxDriftSteps,
+      });
+      check = c;
+      next = { ...binding, state: c.state };
+    } else {
+      const c = resyncHotp(
+        { secret, algorithm: binding.algorithm, digits: binding.digits },
+        binding.state,
+        p1.code,
+        p2.code,
+        { lookAhead: this.#opts.bindLookAhead },
+      );
+      check = c;
+      next = { ...binding, state: c.state };
+    }
+    secret.fill(0);
+    if (serialOk !== 1) return { verified: false, reason: 'unknown-credential', binding };
+    return { verified: check.ok, reason: check.reason, binding: check.ok ? next : binding };
+  }
+
   #check(
     binding: OtpBinding,
     message: { serial: string; code: string },
     context: VerifyContext,
     atBind: boolean,
   ): VerifyOutcome<OtpBinding> {
-    if (typeof context !== 'object' || context === null) {
-      throw new OtpError('bad-context', 'context must be { now }');
-    }
+    checkContext(context);
     // The serial is compared in constant time, and the code is checked whatever it says, so
     // a wrong serial costs what a wrong code costs.
     const serialOk = constantTimeEqualString(message.serial, binding.serial);
@@ -226,6 +281,16 @@ function checkBinding(b: unknown): asserts b is OtpBinding {
   if (typeof x.state !== 'object' || x.state === null) {
     throw new OtpError('bad-binding', 'binding must carry a state');
   }
+}
+
+function checkContext(context: unknown): asserts context is VerifyContext {
+  if (typeof context !== 'object' || context === null) {
+    throw new OtpError('bad-context', 'context must be { now }');
+  }
+}
+
+function paramsOf(b: TotpBinding): Omit<TotpParams, 'secret'> {
+  return { algorithm: b.algorithm, digits: b.digits, period: b.period, t0: b.t0 };
 }
 
 function isOtpMessage(m: unknown): m is { type: 'otp'; serial: string; code: string } {

@@ -119,6 +119,64 @@ describe('OtpVerifier (code display)', () => {
   });
 });
 
+describe('OtpVerifier.resync', () => {
+  const v = new OtpVerifier('code-display');
+
+  it('brings back a device 20 steps fast: login fails, resync with two codes, login passes', async () => {
+    const b = await v.bind({ key, bound: bound(generateTotp(key, T)) }, { now: T });
+    const later = T + 30 * 86_400_000;
+    const deviceAt = (ms: number): number => ms + 20 * 30_000;
+    const lost = await v.verify(b.binding, bound(generateTotp(key, deviceAt(later))), {
+      now: later,
+    });
+    expect(lost).toMatchObject({ verified: false, reason: 'wrong-code' });
+    // The user presses, waits for the next code, presses again.
+    const c1 = bound(generateTotp(key, deviceAt(later)));
+    const c2 = bound(generateTotp(key, deviceAt(later + 30_000)));
+    const r = await v.resync(lost.binding, c1, c2, { now: later + 30_000 });
+    expect(r).toMatchObject({ verified: true, reason: 'ok' });
+    expect((r.binding as TotpBinding).state.driftSteps).toBe(20);
+    // The pair cannot be replayed, and the next login is found with the usual window.
+    expect((await v.resync(r.binding, c1, c2, { now: later + 40_000 })).verified).toBe(false);
+    const next = later + 120_000;
+    const login = await v.verify(stored(r.binding), bound(generateTotp(key, deviceAt(next))), {
+      now: next,
+    });
+    expect(login.verified).toBe(true);
+  });
+
+  it('refuses a pair for another serial, a pair out of order, and malformed codes', async () => {
+    const binding = bindingFromKey(key);
+    const c1 = generateTotp(key, T);
+    const c2 = generateTotp(key, T + 30_000);
+    const ctx = { now: T + 30_000 };
+    expect(await v.resync(binding, bound(c1), bound(c2, 'CD-9'), ctx)).toMatchObject({
+      verified: false,
+      reason: 'unknown-credential',
+    });
+    if (c1 !== c2)
+      expect((await v.resync(binding, bound(c2), bound(c1), ctx)).verified).toBe(false);
+    expect((await v.resync(binding, bound('12 456'), bound(c2), ctx)).reason).toBe('malformed');
+  });
+
+  it('HOTP: finds a pair within the binding look-ahead, not beyond it', async () => {
+    const hkey: OtpKey = {
+      serial: 'AR-9',
+      type: 'hotp',
+      secret,
+      algorithm: 'SHA1',
+      digits: 6,
+      counter: 0,
+    };
+    const binding = bindingFromKey(hkey);
+    const at = (c: number) => bound(generateHotp(hkey, c), 'AR-9');
+    const r = await v.resync(binding, at(60), at(61), { now: T });
+    expect(r.verified).toBe(true);
+    expect(r.binding.state).toEqual({ counter: 62 });
+    expect((await v.resync(binding, at(150), at(151), { now: T })).verified).toBe(false);
+  });
+});
+
 describe('OtpVerifier (audio reader) with an HOTP key', () => {
   const v = new OtpVerifier('audio-reader', { lookAhead: 3 });
   const hkey: OtpKey = {
