@@ -22,11 +22,12 @@ export interface AuthenticationInfo {
 import type { WebAuthnBindResponse, WebAuthnProof } from '../../src/core/authenticator.js';
 import { toBase64Url } from '../../src/core/bytes.js';
 
-/** Trusts `caDer` as the root for packed attestation (the chip's own test CA). */
+/** Adds `caDer` to the roots trusted for packed attestation (each virtual chip has its own test CA). */
 export function trustChipCa(caDer: Uint8Array): void {
+  const known = SettingsService.getRootCertificates({ identifier: 'packed' });
   SettingsService.setRootCertificates({
     identifier: 'packed',
-    certificates: [new Uint8Array(caDer)],
+    certificates: [...known, new Uint8Array(caDer)],
   });
 }
 
