@@ -32,6 +32,18 @@ describeWithTool('socat', toolAvailable('socat', ['-V']), 'serial CLI over a pty
     expect(JSON.stringify(saved)).toMatch(/"presses":\s*2/);
   });
 
+  it('stops with one line when the port goes away under it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mitid-serial-cli-'));
+    const file = join(dir, 'cd.json');
+    expect(runCli(['device', 'create', 'code-display', '--serial', 'SER002', '--out', file]).status).toBe(0);
+    const pty = await openPtyPair();
+    const server = await startCli(['serial', 'serve', file, '--port', pty.a], /serving code-display SER002/);
+    const exited = new Promise<number | null>((r) => server.child.once('exit', (c) => r(c)));
+    await pty.close();
+    expect(await exited).toBe(1);
+    expect(server.output().stderr).toMatch(/^mitid-sim: the serial port .+ closed\n$/);
+  });
+
   it('times out clearly when nothing answers on the line', async () => {
     const pty = await openPtyPair();
     try {

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseTime } from '../../core/clock.js';
 import { UsageError } from '../../core/errors.js';
 import { analyzeWav, type AudioAnalysis } from '../../audio/analyze.js';
-import { CodeSpeaker } from '../../audio/code-speech.js';
+import { CodeSpeaker, defaultDigitCacheDir } from '../../audio/code-speech.js';
 import { createSpeechEngine, SpeechEngineNames } from '../../audio/engines/index.js';
 import { playPcm } from '../../audio/playback.js';
 import { MAX_RATE_WPM, MIN_RATE_WPM } from '../../audio/speech.js';
@@ -46,7 +46,8 @@ function speakerOption(ctx: CommandContext): CodeSpeaker {
   if (!(SpeechEngineNames as readonly string[]).includes(name)) {
     throw new UsageError('usage', `--engine must be one of ${SpeechEngineNames.join(', ')}`);
   }
-  return new CodeSpeaker(createSpeechEngine(name));
+  // Digits rendered by one run are kept on disk for the next (engines with a fixed build only).
+  return new CodeSpeaker(createSpeechEngine(name), { cacheDir: defaultDigitCacheDir() });
 }
 
 function describeUtterance(u: Utterance): string {
@@ -214,7 +215,7 @@ Options:
       .flatMap((p) => p.trim().split(/\s+/))
       .filter(Boolean);
     const outDir = str(ctx, 'out-dir');
-    const dev = await AudioReader.open(ctx.positionals[0]!);
+    const dev = await AudioReader.open(ctx.positionals[0]!, { speech: speakerOption(ctx) });
     let outcomes: KeyOutcome[];
     const files: string[] = [];
     try {

@@ -24,11 +24,19 @@ Every press and clock setting is saved to FILE before it is answered. Stop with 
     const port = req(ctx, 'port');
     const served = await serveDeviceFile(ctx.positionals[0]!, port);
     ctx.io.stdout(`serving ${served.device.kind} ${served.device.serial} on ${port} (Ctrl-C to stop)\n`);
-    await new Promise<void>((resolve) => {
-      if (ctx.signal.aborted) resolve();
-      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    // Runs until Ctrl-C, or until the port goes away (a USB adapter unplugged, socat ended).
+    const portGone = await Promise.race([
+      new Promise<false>((resolve) => {
+        if (ctx.signal.aborted) resolve(false);
+        ctx.signal.addEventListener('abort', () => resolve(false), { once: true });
+      }),
+      served.server.closed.then(() => true),
+    ]);
     await served.close();
+    if (portGone) {
+      ctx.io.stderr(`mitid-sim: the serial port ${port} closed\n`);
+      return 1;
+    }
     ctx.io.stdout('stopped\n');
   },
 };
