@@ -144,7 +144,12 @@ function currentStep(key: PreparedOtpKey, timeMs: unknown): number {
   }
   const seconds = Math.floor(timeMs / 1000);
   if (seconds < key.t0) throw new OtpError('bad-time', 'time is before T0');
-  return Math.floor((seconds - key.t0) / key.period);
+  const step = Math.floor((seconds - key.t0) / key.period);
+  // Steps must stay exact integers, with room for a window or resync range either side.
+  if (step > Number.MAX_SAFE_INTEGER - 200_000) {
+    throw new OtpError('bad-time', 'time is too far in the future');
+  }
+  return step;
 }
 
 function clamp(x: number, bound: number): number {
