@@ -79,6 +79,14 @@ export async function openChipFile(
   options: OpenChipFileOptions = {},
 ): Promise<VirtualChip> {
   const file = await readDeviceFile(path, chipFileSchema);
+  // Two writers of one flash would lose each other's credentials: a served chip is used over UDP.
+  const note = await readNote(path);
+  if (note && alive(note.pid)) {
+    throw new DeviceError(
+      'device-busy',
+      `${path} is being served by process ${note.pid}: use --device ${note.udp}`,
+    );
+  }
   let dirty: ChipPersistentState | undefined;
   let writing: Promise<void> = Promise.resolve();
   let closed = false;
@@ -244,7 +252,7 @@ export interface ServedChip {
   readonly press: PressMode;
   readonly virtual: VirtualChip;
   /** Presses the button (what Enter in the serving terminal does). */
-  press_(by: 'terminal' | 'remote'): void;
+  pressButton(by: 'terminal' | 'remote'): void;
   close(): Promise<void>;
 }
 
@@ -313,7 +321,7 @@ export async function serveChipFile(
     address,
     press: virtual.press,
     virtual,
-    press_: press,
+    pressButton: press,
     close: async () => {
       if (closed) return;
       closed = true;

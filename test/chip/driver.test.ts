@@ -347,10 +347,14 @@ describe('Chip over UDP (chip serve), checked by @simplewebauthn/server', () => 
     await local.close();
   });
 
-  it('refuses a second server for the same file', async () => {
+  it('refuses a second server, or a second writer, for a served file', async () => {
     const file = await newChip('CHIP-0102');
     const served = await serveChipFile(file, { port: 0, hostPort: 'sender' });
     await expect(serveChipFile(file, { port: 0 })).rejects.toMatchObject({ code: 'device-busy' });
+    // Nor may this process open its flash beside the server: it is told the address to use.
+    await expect(Chip.open(file)).rejects.toThrow(
+      new RegExp(`use --device ${formatUdpAddress(served.address)}`),
+    );
     await served.close();
     const again = await serveChipFile(file, { port: 0 });
     await again.close();

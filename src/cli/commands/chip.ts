@@ -205,7 +205,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`,
     );
     // Enter in this terminal presses the button (manual mode); reading stdin is harmless otherwise.
     const rl = served.press === 'manual' ? createInterface({ input: process.stdin }) : undefined;
-    rl?.on('line', () => served.press_('terminal'));
+    rl?.on('line', () => served.pressButton('terminal'));
     try {
       await new Promise<void>((resolve) => {
         if (ctx.signal.aborted) return resolve();
