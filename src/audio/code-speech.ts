@@ -1,4 +1,8 @@
 /** Codes spoken digit by digit: each digit rendered once per voice and rate, cached, and assembled. */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AudioError } from './errors.js';
 import { sineTone, trimSilence } from './dsp.js';
 import {
@@ -97,10 +101,13 @@ export function checkEndTone(t: EndTone | false): EndTone | false {
  */
 export class CodeSpeaker {
   readonly engine: SpeechEngine;
+  /** Where rendered digits are also kept across runs (engines with a cacheKey only). */
+  readonly cacheDir: string | undefined;
   readonly #cache = new Map<string, Promise<readonly Pcm[]>>();
 
-  constructor(engine: SpeechEngine) {
+  constructor(engine: SpeechEngine, options: { readonly cacheDir?: string } = {}) {
     this.engine = engine;
+    this.cacheDir = options.cacheDir;
   }
 
   /** The trimmed renderings of 0-9 for this language, voice and rate (cached). */
@@ -123,6 +130,20 @@ export class CodeSpeaker {
   }
 
   async #renderDigits(lang: SpeechLanguage, rate: number, voice: string): Promise<readonly Pcm[]> {
+    const file =
+      this.cacheDir && this.engine.cacheKey
+        ? join(this.cacheDir, `${this.engine.cacheKey}-${lang}-${voice}-${rate}.digits.json`)
+        : undefined;
+    if (file) {
+      const kept = await readDigitFile(file);
+      if (kept) return Object.freeze(kept);
+    }
+    const out = await this.#renderFresh(lang, rate, voice);
+    if (file) await writeDigitFile(file, out);
+    return out;
+  }
+
+  async #renderFresh(lang: SpeechLanguage, rate: number, voice: string): Promise<readonly Pcm[]> {
     const req = { lang, rate, voice };
     const raw = this.engine.renderSeparate
       ? await this.engine.renderSeparate(DIGITS, req)
@@ -192,4 +213,55 @@ export class CodeSpeaker {
       },
     };
   }
+}
+
+/** Reads ten cached digits; undefined when the file is missing or not exactly what we write. */
+async function readDigitFile(file: string): Promise<Pcm[] | undefined> {
+  try {
+    const j = JSON.parse(await readFile(file, 'utf8')) as {
+      sampleRate?: unknown;
+      digits?: unknown;
+    };
+    const sr = j.sampleRate;
+    if (typeof sr !== 'number' || !Number.isInteger(sr) || sr < 1000 || sr > 384_000)
+      return undefined;
+    if (!Array.isArray(j.digits) || j.digits.length !== 10) return undefined;
+    const out: Pcm[] = [];
+    for (const d of j.digits) {
+      if (typeof d !== 'string') return undefined;
+      const b = Buffer.from(d, 'base64');
+      if (b.length === 0 || b.length % 2 !== 0 || b.length > sr * 20) return undefined;
+      const samples = new Int16Array(b.length / 2);
+      for (let i = 0; i < samples.length; i++) samples[i] = b.readInt16LE(i * 2);
+      out.push({ samples, sampleRate: sr });
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes ten digits atomically (a temporary file renamed into place); a failure only costs speed. */
+async function writeDigitFile(file: string, digits: readonly Pcm[]): Promise<void> {
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await mkdir(join(file, '..'), { recursive: true });
+    const body = {
+      sampleRate: digits[0]!.sampleRate,
+      digits: digits.map((d) => {
+        const b = Buffer.alloc(d.samples.length * 2);
+        d.samples.forEach((x, i) => b.writeInt16LE(x, i * 2));
+        return b.toString('base64');
+      }),
+    };
+    await writeFile(tmp, JSON.stringify(body));
+    await rename(tmp, file);
+  } catch {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** The default place for cached digits: the system's temporary directory. */
+export function defaultDigitCacheDir(): string {
+  return join(tmpdir(), 'mitid-sim-digits');
 }

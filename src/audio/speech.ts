@@ -38,6 +38,11 @@ export interface SpeechRequest {
 export interface SpeechEngine {
   /** Stable name: 'espeak-ng-wasm', 'espeak-ng', 'say'. */
   readonly id: string;
+  /**
+   * Names this exact engine build (e.g. 'espeak-ng-wasm@1.0.2') when its output is fixed by it,
+   * so renderings may be kept on disk across runs; undefined when it is not (a system install).
+   */
+  readonly cacheKey?: string;
   /** The voice used for `lang` when a request names none. */
   defaultVoice(lang: SpeechLanguage): string;
   render(request: SpeechRequest): Promise<Pcm>;

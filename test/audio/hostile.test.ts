@@ -1,7 +1,7 @@
 // Hostile input: mangled WAV files and odd audio never crash the reader or the analyser, only AudioError.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { analyzeWav } from '../../src/audio/analyze.js';
+import { analyzeWav, type AudioAnalysis } from '../../src/audio/analyze.js';
 import { AudioError } from '../../src/audio/errors.js';
 import { decodeWav, encodeWav } from '../../src/audio/wav.js';
 import { speaker } from './support.js';
@@ -85,7 +85,7 @@ describe('analyzeWav on audio that is not a spoken code', () => {
         expect(r).toBeInstanceOf(AudioError);
         expect(r.message).not.toContain('\n');
       } else {
-        expect(typeof r.decoded).toBe('string');
+        expect(typeof (r as AudioAnalysis).decoded).toBe('string');
       }
     }
   });

@@ -192,3 +192,39 @@ describeWithTool(
     });
   },
 );
+
+describe('digits kept on disk', () => {
+  it('a second speaker reads the first one’s digits from the cache, and a damaged cache is rendered again', async () => {
+    const { CodeSpeaker } = await import('../../src/audio/code-speech.js');
+    const { createSpeechEngine } = await import('../../src/audio/engines/index.js');
+    const { readdir } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'mitid-digits-'));
+    try {
+      const engine = createSpeechEngine('espeak-ng-wasm');
+      const a = await new CodeSpeaker(engine, { cacheDir: dir }).digits('en', 133);
+      const files = await readdir(dir);
+      expect(files).toEqual([`${engine.cacheKey}-en-en-133.digits.json`]);
+      let renders = 0;
+      const counting = {
+        ...engine,
+        id: engine.id,
+        cacheKey: engine.cacheKey,
+        defaultVoice: engine.defaultVoice.bind(engine),
+        render: engine.render.bind(engine),
+        renderSeparate: (...args: Parameters<NonNullable<typeof engine.renderSeparate>>) => (
+          renders++,
+          engine.renderSeparate!(...args)
+        ),
+      };
+      const b = await new CodeSpeaker(counting, { cacheDir: dir }).digits('en', 133);
+      expect(renders).toBe(0);
+      expect(b.map((d) => Array.from(d.samples))).toEqual(a.map((d) => Array.from(d.samples)));
+      await writeFile(join(dir, files[0]!), '{"sampleRate": 22050, "digits": ["AAA"]}');
+      const c = await new CodeSpeaker(counting, { cacheDir: dir }).digits('en', 133);
+      expect(renders).toBe(1);
+      expect(c[3]!.samples.length).toBe(a[3]!.samples.length);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

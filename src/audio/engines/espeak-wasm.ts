@@ -59,6 +59,18 @@ function load(): Promise<{ factory: EspeakFactory; wasm: WasmModule }> {
   return loaded;
 }
 
+/** The installed espeak-ng package's version ('unknown' if it cannot be read). */
+function packageVersion(): string {
+  try {
+    const require = createRequire(import.meta.url);
+    const js = require.resolve('espeak-ng');
+    const pkg = require(join(dirname(js), '..', 'package.json')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** Runs the eSpeak NG command line once with `args`, returning the WAV it wrote. */
 async function runEspeak(args: string[]): Promise<Uint8Array> {
   const { factory, wasm } = await load();
@@ -104,6 +116,7 @@ async function runEspeak(args: string[]): Promise<Uint8Array> {
 /** The embedded eSpeak NG engine. */
 export class EspeakWasmEngine implements SpeechEngine {
   readonly id = 'espeak-ng-wasm';
+  readonly cacheKey = `espeak-ng-wasm@${packageVersion()}`;
 
   defaultVoice(lang: SpeechLanguage): string {
     return ESPEAK_VOICES[lang];
