@@ -1,9 +1,10 @@
 /** The chip's CTAP 2.1 authenticator and CTAP1/U2F applet, as a CTAPHID application. */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import {
   concatBytes,
   constantTimeEqual,
   fromBase64,
+  fromBase64Url,
   fromHex,
   fromUtf8,
   toHex,
@@ -48,6 +49,7 @@ import {
   textParam,
   unexpected,
 } from './params.js';
+import { signEs256Deterministic } from './rfc6979.js';
 import {
   MAX_RESIDENT_CREDENTIALS,
   PIN_RETRIES_MAX,
@@ -169,6 +171,8 @@ export interface AuthenticatorEnvironment {
   readonly onPersist?: (state: ChipPersistentState) => void;
   /** Called on CTAPHID_WINK (a real chip would blink its light). */
   readonly onWink?: () => void;
+  /** Sign ES256 with RFC 6979 nonces, so equal inputs give equal bytes. Default false. */
+  readonly deterministicSignatures?: boolean;
 }
 
 /**
@@ -180,7 +184,7 @@ export interface AuthenticatorEnvironment {
 export class ChipAuthenticator implements CtapHidApplication {
   #s: Mutable<ChipPersistentState>;
   readonly #env: AuthenticatorEnvironment;
-  #attestationKey: KeyObject;
+  #signAttestation: (data: Uint8Array) => Uint8Array;
   #attestationCert: Uint8Array;
   /** How the button answers. */
   upMode: UpMode;
@@ -201,13 +205,23 @@ export class ChipAuthenticator implements CtapHidApplication {
     this.#s = structuredClone(state) as Mutable<ChipPersistentState>;
     this.#env = env;
     this.upMode = upMode;
-    this.#attestationKey = createPrivateKey({
+    const attestationKey = createPrivateKey({
       key: Buffer.from(fromBase64(state.attestation.keyPkcs8)),
       format: 'der',
       type: 'pkcs8',
     });
+    if (env.deterministicSignatures) {
+      const d = fromBase64Url(attestationKey.export({ format: 'jwk' }).d ?? '');
+      this.#signAttestation = (data) => signEs256Deterministic(d, data);
+    } else {
+      this.#signAttestation = (data) => signEs256(attestationKey, data);
+    }
     this.#attestationCert = fromBase64(state.attestation.certDer);
     this.powerUp();
+  }
+
+  get #deterministic(): boolean {
+    return this.#env.deterministicSignatures === true;
   }
 
   /** A copy of the persistent state. */
@@ -424,7 +438,7 @@ export class ChipAuthenticator implements CtapHidApplication {
       key:
         plain[33]! & SEALED_EDDSA
           ? ed25519Key(plain.subarray(0, 32))
-          : es256Key(p256FromScalar(plain.subarray(0, 32))),
+          : es256Key(p256FromScalar(plain.subarray(0, 32)), this.#deterministic),
       credProtect: plain[32]!,
       hmacSecret: (plain[33]! & SEALED_HMAC_SECRET) !== 0,
       ...(resident ? { resident } : {}),
@@ -594,7 +608,7 @@ export class ChipAuthenticator implements CtapHidApplication {
       const key =
         alg === CoseOkp.EdDSA
           ? ed25519Key(this.#env.random(32))
-          : es256Key(generateP256(this.#env.random));
+          : es256Key(generateP256(this.#env.random), this.#deterministic);
       const id = this.#makeCredentialId(key, rpIdHash, credProtect, hmacSecret);
       if (rk) {
         const kept = this.#s.credentials.filter((c) => !replaces(c));
@@ -624,7 +638,7 @@ export class ChipAuthenticator implements CtapHidApplication {
       );
       const authData = this.#authData(rpIdHash, FLAG_UP | (uv ? FLAG_UV : 0), attested, ext);
       // Packed attestation with a certificate (WebAuthn §8.2): sig over authData ‖ clientDataHash.
-      const sig = signEs256(this.#attestationKey, concatBytes(authData, clientDataHash));
+      const sig = this.#signAttestation(concatBytes(authData, clientDataHash));
       this.#persist();
       return ok(
         new Map<number, unknown>([
@@ -1224,7 +1238,7 @@ export class ChipAuthenticator implements CtapHidApplication {
           const key = generateP256(this.#env.random);
           const kh = this.#makeCredentialId(es256Key(key), application, 1, false);
           const signed = concatBytes(Uint8Array.of(0), application, challenge, kh, key.publicPoint);
-          const sig = signEs256(this.#attestationKey, signed);
+          const sig = this.#signAttestation(signed);
           this.#persist();
           return concatBytes(
             Uint8Array.of(0x05),

@@ -14,6 +14,7 @@ import {
 } from 'node:crypto';
 import { concatBytes, constantTimeEqual, toBase64Url } from '../../src/core/bytes.js';
 import { CtapError, CtapStatus } from '../../src/ctap/status.js';
+import { signEs256Deterministic } from './rfc6979.js';
 
 /** The order n of P-256 (SEC 2 §2.4.2): a private scalar must be in [1, n-1]. */
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -255,13 +256,18 @@ export interface CredentialKey {
   sign(data: Uint8Array): Uint8Array;
 }
 
-/** An ES256 credential key from a P-256 key. */
-export function es256Key(k: P256Key): CredentialKey {
+/**
+ * An ES256 credential key from a P-256 key. `deterministic` signs with the RFC 6979 nonce
+ * (byte-reproducible, slower) instead of node:crypto's random one.
+ */
+export function es256Key(k: P256Key, deterministic = false): CredentialKey {
   return {
     alg: Cose.ES256,
     secret: k.d,
     cose: coseEc2(k.publicPoint, Cose.ES256),
-    sign: (data) => signEs256(k.privateKey, data),
+    sign: deterministic
+      ? (data) => signEs256Deterministic(k.d, data)
+      : (data) => signEs256(k.privateKey, data),
   };
 }
 

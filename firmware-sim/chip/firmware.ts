@@ -28,6 +28,11 @@ export interface ChipEnvironment {
   readonly onPersist?: (state: ChipPersistentState) => void;
   /** Called on CTAPHID_WINK (the light blinks). */
   readonly onWink?: () => void;
+  /**
+   * ES256 signatures with RFC 6979 nonces (pure TypeScript, ~50 ms each) instead of node:crypto's
+   * random ones: with a seeded `random`, every answer is byte-reproducible. Default false.
+   */
+  readonly deterministicSignatures?: boolean;
 }
 
 /** Options of {@link ChipFirmware.manufacture}. */
@@ -99,6 +104,7 @@ export class ChipFirmware implements HidDeviceFirmware {
         random,
         ...(env.onPersist ? { onPersist: env.onPersist } : {}),
         ...(env.onWink ? { onWink: env.onWink } : {}),
+        ...(env.deterministicSignatures ? { deterministicSignatures: true } : {}),
       },
       upMode,
     );
@@ -129,8 +135,9 @@ export class ChipFirmware implements HidDeviceFirmware {
     const aaguid = options.aaguid ?? fromHex(CHIP_AAGUID);
     if (!(aaguid instanceof Uint8Array) || aaguid.length !== 16)
       throw new RangeError('aaguid must be 16 bytes');
-    const ca = options.ca ?? createAttestationCa(now, random);
-    const att = issueDeviceAttestation(ca, options.serial, aaguid, now, random);
+    const det = options.deterministicSignatures === true;
+    const ca = options.ca ?? createAttestationCa(now, random, det);
+    const att = issueDeviceAttestation(ca, options.serial, aaguid, now, random, det);
     const state: ChipPersistentState = {
       format: CHIP_STATE_FORMAT,
       firmwareVersion: CHIP_FIRMWARE_VERSION,

@@ -2,5 +2,6 @@
 export * from './authenticator.js';
 export * from './crypto.js';
 export * from './firmware.js';
+export * from './rfc6979.js';
 export * from './state.js';
 export * from './x509.js';

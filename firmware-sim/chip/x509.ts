@@ -2,6 +2,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { concatBytes, fromBase64, toBase64, utf8 } from '../../src/core/bytes.js';
 import { generateP256, signEs256 } from './crypto.js';
+import { signEs256Deterministic } from './rfc6979.js';
 
 // ---------------------------------------------------------------------------------------------
 // DER (ITU-T X.690 §10): definite lengths, minimal forms.
@@ -100,6 +101,8 @@ export interface CertificateRequest {
   readonly notAfter: number;
   readonly subjectKey: KeyObject;
   readonly issuerKey: KeyObject;
+  /** Sign with an RFC 6979 nonce, so the same inputs give the same certificate. */
+  readonly deterministic?: boolean;
   readonly ca: boolean;
   /** For attestation certificates: the AAGUID extension (WebAuthn §8.2.1), not critical. */
   readonly aaguid?: Uint8Array;
@@ -128,7 +131,13 @@ export function buildCertificate(r: CertificateRequest): Uint8Array {
     spki,
     der(0xa3, derSequence(...exts)),
   );
-  return derSequence(tbs, alg, derBitString(signEs256(r.issuerKey, tbs)));
+  const sig = r.deterministic
+    ? signEs256Deterministic(
+        new Uint8Array(Buffer.from(r.issuerKey.export({ format: 'jwk' }).d ?? '', 'base64url')),
+        tbs,
+      )
+    : signEs256(r.issuerKey, tbs);
+  return derSequence(tbs, alg, derBitString(sig));
 }
 
 /** A test CA that issues attestation certificates: PKCS#8 key and certificate, base64 DER. */
@@ -158,7 +167,11 @@ function positiveSerial(random: (n: number) => Uint8Array): Uint8Array {
 }
 
 /** Generates a self-signed test CA valid for 30 years from `now`. */
-export function createAttestationCa(now: number, random: (n: number) => Uint8Array): AttestationCa {
+export function createAttestationCa(
+  now: number,
+  random: (n: number) => Uint8Array,
+  deterministic = false,
+): AttestationCa {
   const key = keyFromRandom(random);
   const cert = buildCertificate({
     serial: positiveSerial(random),
@@ -168,6 +181,7 @@ export function createAttestationCa(now: number, random: (n: number) => Uint8Arr
     notAfter: now + 30 * YEAR_MS,
     subjectKey: createPublicKey(key),
     issuerKey: key,
+    deterministic,
     ca: true,
   });
   return {
@@ -193,6 +207,7 @@ export function issueDeviceAttestation(
   aaguid: Uint8Array,
   now: number,
   random: (n: number) => Uint8Array,
+  deterministic = false,
 ): DeviceAttestation {
   const caKey = createPrivateKey({
     key: Buffer.from(fromBase64(ca.keyPkcs8)),
@@ -213,6 +228,7 @@ export function issueDeviceAttestation(
     notAfter: now + 20 * YEAR_MS,
     subjectKey: createPublicKey(key),
     issuerKey: caKey,
+    deterministic,
     ca: false,
     aaguid,
   });
