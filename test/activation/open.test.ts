@@ -148,9 +148,9 @@ describe('opening the store', () => {
       ).toMatchObject({ name: 'Pg ApS' });
       const c = new pg.Client({ connectionString: pgUrl });
       await c.connect();
-      const migrations = await c.query(`select name from ${schema}.kysely_migration`);
+      const migrations = await c.query(`select name from ${schema}.kysely_migration order by name`);
       await c.end();
-      expect(migrations.rows).toEqual([{ name: '0001_initial' }]);
+      expect(migrations.rows).toEqual([{ name: '0001_initial' }, { name: '0002_shared_mitid' }]);
     });
   });
 });

@@ -96,7 +96,10 @@ function storeSuite(engine: 'sqlite' | 'postgres'): void {
     expect(
       after.map((r) => r.name).filter((n) => (TABLES as readonly string[]).includes(n)),
     ).toEqual([]);
-    expect(await migrateToLatest(store.db, store.engine)).toEqual(['0001_initial']);
+    expect(await migrateToLatest(store.db, store.engine)).toEqual([
+      '0001_initial',
+      '0002_shared_mitid',
+    ]);
   });
 
   it('creates organisations with default settings; only an organisation administrator changes them', async () => {
@@ -625,6 +628,80 @@ function storeSuite(engine: 'sqlite' | 'postgres'): void {
         detail: { kind: 'code-display' },
         at: t.clock.now(),
       },
+    ]);
+  });
+
+  it('a separate MitID is shared with another organisation once both organisations approve', async () => {
+    const { org, userAdmin } = await orgWithAdmins();
+    const { other, otherAdmin, otherRights } = await store.transaction(async (tx) => {
+      const o = await tx.organisations.create({ cvr: '95555555', name: 'Søsterselskab ApS' });
+      return {
+        other: o,
+        otherAdmin: await tx.admins.create({
+          organisationId: o.id,
+          name: 'Sara',
+          email: 'sara@soester.example',
+          role: 'organisation-administrator',
+        }),
+        otherRights: await tx.admins.create({
+          organisationId: o.id,
+          name: 'Rolf',
+          email: 'rolf@soester.example',
+          role: 'rights-administrator',
+        }),
+      };
+    });
+    const user = await store.transaction((tx) =>
+      tx.users.create({
+        organisationId: org.id,
+        firstName: 'Karen',
+        surname: 'T',
+        email: 'k@testfirma.example',
+        cpr: CPR,
+      }),
+    );
+    await expect(
+      store.transaction((tx) => tx.shares.request(user.id, other.id)),
+    ).rejects.toMatchObject({ code: 'not-separate' });
+    await store.transaction((tx) =>
+      tx.users.markActivated(user.id, {
+        mitidKind: 'separate',
+        citizenId: 'c1',
+        userId: 'karen.sep',
+      }),
+    );
+    const share = await store.transaction((tx) => tx.shares.request(user.id, other.id));
+    expect(share).toMatchObject({
+      issuerOrganisationId: org.id,
+      organisationId: other.id,
+      active: false,
+    });
+    // A rights administrator may not approve; nothing changes, the refusal is audited.
+    expect(await store.transaction((tx) => tx.shares.approve(share.id, otherRights))).toMatchObject(
+      { receiverApproved: false },
+    );
+    expect(await store.transaction((tx) => tx.shares.approve(share.id, otherAdmin))).toMatchObject({
+      receiverApproved: true,
+      active: false,
+    });
+    expect(await store.transaction((tx) => tx.shares.organisationsOf(user.id))).toEqual([org.id]);
+    expect(await store.transaction((tx) => tx.shares.approve(share.id, userAdmin))).toMatchObject({
+      issuerApproved: true,
+      active: true,
+    });
+    expect(await store.transaction((tx) => tx.shares.organisationsOf(user.id))).toEqual([
+      org.id,
+      other.id,
+    ]);
+    await store.transaction((tx) => tx.shares.revoke(share.id));
+    expect(await store.transaction((tx) => tx.shares.organisationsOf(user.id))).toEqual([org.id]);
+    const audit = await store.transaction((tx) =>
+      tx.audit.list({ subjectId: user.id, action: 'mitid-share.approve' }),
+    );
+    expect(audit.map((a) => [a.actor.id, a.outcome])).toEqual([
+      [otherRights.id, 'forbidden'],
+      [otherAdmin.id, 'ok'],
+      [userAdmin.id, 'ok'],
     ]);
   });
 

@@ -305,9 +305,35 @@ function initial(engine: Engine): Migration {
   };
 }
 
+/**
+ * Shared separate MitIDs (MITID.md: a separate MitID issued by one organisation works in every
+ * organisation that approves it): one row per organisation the MitID is shared with, and the
+ * approvals of the issuing and the receiving organisation.
+ */
+const sharedMitIds: Migration = {
+  async up(db: AnyDb): Promise<void> {
+    await db.schema
+      .createTable('mitid_shares')
+      .addColumn('id', T.text, (c) => c.primaryKey())
+      .addColumn('business_user_id', T.text, (c) => c.notNull().references('business_users.id'))
+      .addColumn('organisation_id', T.text, (c) => c.notNull().references('organisations.id'))
+      .addColumn('requested_at', T.time, (c) => c.notNull())
+      .addColumn('issuer_approved_by', T.text)
+      .addColumn('issuer_approved_at', T.time)
+      .addColumn('receiver_approved_by', T.text)
+      .addColumn('receiver_approved_at', T.time)
+      .addColumn('revoked_at', T.time)
+      .addUniqueConstraint('mitid_shares_user_org', ['business_user_id', 'organisation_id'])
+      .execute();
+  },
+  async down(db: AnyDb): Promise<void> {
+    await db.schema.dropTable('mitid_shares').ifExists().execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they run. */
 export function migrations(engine: Engine): Record<string, Migration> {
-  return { '0001_initial': initial(engine) };
+  return { '0001_initial': initial(engine), '0002_shared_mitid': sharedMitIds };
 }
 
 class Provider implements MigrationProvider {

@@ -11,6 +11,7 @@ import {
   type LockoutStatus,
 } from '../lockout.js';
 import {
+  can,
   checkOrganisationSettings,
   changeOrganisationSettings,
   defaultOrganisationSettings,
@@ -239,6 +240,7 @@ export class Repositories {
   readonly phones: PhoneVerificationRepo;
   readonly audit: AuditRepo;
   readonly rateLimits: RateLimitRepo;
+  readonly shares: MitidShareRepo;
 
   constructor(
     readonly db: Executor,
@@ -259,6 +261,7 @@ export class Repositories {
     this.phones = new PhoneVerificationRepo(this);
     this.audit = new AuditRepo(this);
     this.rateLimits = new RateLimitRepo(this);
+    this.shares = new MitidShareRepo(this);
   }
 }
 
@@ -1718,5 +1721,155 @@ class RateLimitRepo {
       .where('window_start', '<', before)
       .executeTakeFirst();
     return Number(res.numDeletedRows);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** A separate MitID shared with another organisation. */
+export interface MitidShare {
+  readonly id: string;
+  readonly businessUserId: string;
+  /** The organisation that issued the separate MitID. */
+  readonly issuerOrganisationId: string;
+  /** The organisation it is shared with. */
+  readonly organisationId: string;
+  readonly issuerApproved: boolean;
+  readonly receiverApproved: boolean;
+  /** True once every organisation involved has approved and nobody revoked it. */
+  readonly active: boolean;
+}
+
+class MitidShareRepo {
+  constructor(private readonly r: Repositories) {}
+
+  async #toShare(row: Database['mitid_shares']): Promise<MitidShare> {
+    const user = await this.r.users.get(row.business_user_id);
+    const issuerApproved = row.issuer_approved_at !== null;
+    const receiverApproved = row.receiver_approved_at !== null;
+    return {
+      id: row.id,
+      businessUserId: row.business_user_id,
+      issuerOrganisationId: user.organisationId,
+      organisationId: row.organisation_id,
+      issuerApproved,
+      receiverApproved,
+      active: issuerApproved && receiverApproved && row.revoked_at === null,
+    };
+  }
+
+  /** Asks to use a user's separate MitID in another organisation too; nothing works until both approve. */
+  async request(businessUserId: string, organisationId: string): Promise<MitidShare> {
+    const user = await this.r.users.get(businessUserId);
+    if (user.mitidKind !== 'separate' || user.status !== 'activated') {
+      throw new StoreRuleError('not-separate', 'only an activated separate MitID can be shared');
+    }
+    if (user.organisationId === organisationId)
+      throw new StoreRuleError(
+        'same-organisation',
+        'the MitID already belongs to this organisation',
+      );
+    await this.r.organisations.get(organisationId);
+    const existing = await this.r.db
+      .selectFrom('mitid_shares')
+      .selectAll()
+      .where('business_user_id', '=', businessUserId)
+      .where('organisation_id', '=', organisationId)
+      .executeTakeFirst();
+    if (existing && existing.revoked_at === null) return this.#toShare(existing);
+    if (existing)
+      await this.r.db.deleteFrom('mitid_shares').where('id', '=', existing.id).execute();
+    const row: Database['mitid_shares'] = {
+      id: randomUUID(),
+      business_user_id: businessUserId,
+      organisation_id: organisationId,
+      requested_at: this.r.now,
+      issuer_approved_by: null,
+      issuer_approved_at: null,
+      receiver_approved_by: null,
+      receiver_approved_at: null,
+      revoked_at: null,
+    };
+    await this.r.db.insertInto('mitid_shares').values(row).execute();
+    return this.#toShare(row);
+  }
+
+  /**
+   * Records `admin`'s approval for their organisation (issuer or receiver). Only a role allowed to
+   * `approve-shared-mitid`, and only for one of the two organisations involved.
+   */
+  async approve(shareId: string, admin: Admin): Promise<MitidShare> {
+    const row = await this.r.db
+      .selectFrom('mitid_shares')
+      .selectAll()
+      .where('id', '=', shareId)
+      .executeTakeFirst();
+    if (!row || row.revoked_at !== null) throw notFound('share');
+    const share = await this.#toShare(row);
+    const side =
+      admin.organisationId === share.issuerOrganisationId
+        ? 'issuer'
+        : admin.organisationId === share.organisationId
+          ? 'receiver'
+          : undefined;
+    if (side === undefined || !can(admin.role, 'approve-shared-mitid')) {
+      await this.r.audit.record({
+        actor: { kind: 'admin', id: admin.id },
+        action: 'mitid-share.approve',
+        outcome: 'forbidden',
+        organisationId: admin.organisationId,
+        subjectId: share.businessUserId,
+      });
+      return share;
+    }
+    await this.r.db
+      .updateTable('mitid_shares')
+      .set(
+        side === 'issuer'
+          ? { issuer_approved_by: admin.id, issuer_approved_at: this.r.now }
+          : { receiver_approved_by: admin.id, receiver_approved_at: this.r.now },
+      )
+      .where('id', '=', shareId)
+      .execute();
+    await this.r.audit.record({
+      actor: { kind: 'admin', id: admin.id },
+      action: 'mitid-share.approve',
+      outcome: 'ok',
+      organisationId: admin.organisationId,
+      subjectId: share.businessUserId,
+      detail: { side },
+    });
+    return this.#toShare({
+      ...row,
+      ...(side === 'issuer'
+        ? { issuer_approved_at: this.r.now }
+        : { receiver_approved_at: this.r.now }),
+    });
+  }
+
+  /** Withdraws a share (either organisation may); the MitID stops working there at once. */
+  async revoke(shareId: string): Promise<void> {
+    const res = await this.r.db
+      .updateTable('mitid_shares')
+      .set({ revoked_at: this.r.now })
+      .where('id', '=', shareId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (res.numUpdatedRows === 0n) throw notFound('share');
+  }
+
+  /** The organisations where a user's separate MitID works: its own, and every fully approved share. */
+  async organisationsOf(businessUserId: string): Promise<string[]> {
+    const user = await this.r.users.get(businessUserId);
+    const rows = await this.r.db
+      .selectFrom('mitid_shares')
+      .select('organisation_id')
+      .where('business_user_id', '=', businessUserId)
+      .where('issuer_approved_at', 'is not', null)
+      .where('receiver_approved_at', 'is not', null)
+      .where('revoked_at', 'is', null)
+      .orderBy('organisation_id')
+      .execute();
+    return [user.organisationId, ...rows.map((r) => r.organisation_id)];
   }
 }

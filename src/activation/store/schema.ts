@@ -234,6 +234,20 @@ export interface MailboxTable {
   received_at: number;
 }
 
+export interface MitidSharesTable {
+  id: string;
+  /** The business user holding the separate MitID. */
+  business_user_id: string;
+  /** The organisation it is shared with. */
+  organisation_id: string;
+  requested_at: number;
+  issuer_approved_by: string | null;
+  issuer_approved_at: number | null;
+  receiver_approved_by: string | null;
+  receiver_approved_at: number | null;
+  revoked_at: number | null;
+}
+
 /** The whole database. */
 export interface Database {
   organisations: OrganisationsTable;
@@ -252,6 +266,7 @@ export interface Database {
   outbox: OutboxTable;
   rate_limits: RateLimitsTable;
   mailbox: MailboxTable;
+  mitid_shares: MitidSharesTable;
 }
 
 /** Names of every table, in creation order. */
@@ -272,4 +287,5 @@ export const TABLES = [
   'outbox',
   'rate_limits',
   'mailbox',
+  'mitid_shares',
 ] as const satisfies readonly (keyof Database)[];
