@@ -93,12 +93,14 @@ export class OtpVerifier<K extends OtpDeviceKind = OtpDeviceKind> implements Ver
       throw new OtpError('bad-kind', 'OtpVerifier is for code-display and audio-reader devices');
     }
     this.kind = kind;
+    // Checked here, with the bounds the verify functions enforce, so a bad setting fails at
+    // start-up rather than at a user's login.
     this.#opts = {
-      window: options.window ?? 1,
-      bindWindow: options.bindWindow ?? 2,
-      maxDriftSteps: options.maxDriftSteps ?? 100,
-      lookAhead: options.lookAhead ?? 10,
-      bindLookAhead: options.bindLookAhead ?? 100,
+      window: setting(options.window, 1, 50, 'window'),
+      bindWindow: setting(options.bindWindow, 2, 50, 'bindWindow'),
+      maxDriftSteps: setting(options.maxDriftSteps, 100, 100_000, 'maxDriftSteps'),
+      lookAhead: setting(options.lookAhead, 10, 1000, 'lookAhead'),
+      bindLookAhead: setting(options.bindLookAhead, 100, 1000, 'bindLookAhead'),
     };
   }
 
@@ -281,6 +283,14 @@ function checkBinding(b: unknown): asserts b is OtpBinding {
   if (typeof x.state !== 'object' || x.state === null) {
     throw new OtpError('bad-binding', 'binding must carry a state');
   }
+}
+
+function setting(value: unknown, fallback: number, max: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new OtpError(`bad-${name}`, `${name} must be a whole number from 0 to ${max}`);
+  }
+  return value;
 }
 
 function checkContext(context: unknown): asserts context is VerifyContext {

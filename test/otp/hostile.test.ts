@@ -191,6 +191,22 @@ const badCalls: [string, string, () => unknown][] = [
     () => resyncHotp(good, initialHotpState(), valid, valid, { lookAhead: 0 }),
   ],
   ['verifier kind chip', 'bad-kind', () => new OtpVerifier('chip' as never)],
+  ['verifier window 51', 'bad-window', () => new OtpVerifier('code-display', { window: 51 })],
+  [
+    'verifier bindWindow -1',
+    'bad-bindWindow',
+    () => new OtpVerifier('code-display', { bindWindow: -1 }),
+  ],
+  [
+    'verifier lookAhead "10"',
+    'bad-lookAhead',
+    () => new OtpVerifier('audio-reader', { lookAhead: '10' as never }),
+  ],
+  [
+    'verifier maxDriftSteps NaN',
+    'bad-maxDriftSteps',
+    () => new OtpVerifier('code-display', { maxDriftSteps: NaN }),
+  ],
   [
     'binding from a key without serial',
     'bad-key',
