@@ -133,6 +133,42 @@ describe('device create audio-reader / speak / audio analyze', () => {
     expect(show.status).toBe(0);
   });
 
+  it('device export and device import --kind audio-reader carry a reader’s key', async () => {
+    if (!commands.some((c) => c.path.join(' ') === 'device export')) return;
+    const csv = join(dir, 'seed.csv');
+    const ex = await cli('device', 'export', dev, '--format', 'csv', '--out', csv);
+    expect(ex.status).toBe(0);
+    const im = await cli(
+      'device',
+      'import',
+      csv,
+      '--kind',
+      'audio-reader',
+      '--out-dir',
+      join(dir, 'imported'),
+      '--json',
+    );
+    expect(im.stderr).toBe('');
+    expect(im.status).toBe(0);
+    const copy = join(dir, 'imported', 'AR-CLI-1.json');
+    const f = JSON.parse(await readFile(copy, 'utf8'));
+    expect(f.kind).toBe('audio-reader');
+    expect(f.token.key.secretHex).toBe(JSON.parse(await readFile(dev, 'utf8')).token.key.secretHex);
+    // The copy speaks the code of the original's key (the original is left untouched).
+    const at = '2026-11-25T13:00:00Z';
+    const b = JSON.parse(
+      (await cli('speak', copy, '--out', join(dir, 'b.wav'), '--at', at, '--json')).stdout,
+    );
+    const key = {
+      secret: fromHex(f.token.key.secretHex),
+      algorithm: 'SHA1' as const,
+      digits: 6,
+      period: 30,
+      t0: 0,
+    };
+    expect(b.code).toBe(independentTotp(key, Date.parse(at)));
+  });
+
   it('the documented one-key-at-a-time sequence works from the command line', async () => {
     const file = join(dir, 'sticky.json');
     expect(
