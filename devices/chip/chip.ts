@@ -20,6 +20,7 @@ import {
   type AuthenticatorInfo,
   type CtapCallOptions,
   type CtapCborChannel,
+  type Ctap2ClientOptions,
   type PinUvAuthToken,
 } from './ctap2.js';
 import type { OpenChipOptions } from './open.js';
@@ -44,6 +45,8 @@ export interface ChipOptions {
   readonly onClose?: () => Promise<void>;
   /** CTAPHID options (per-report timeout). */
   readonly hid?: CtapHidClientOptions;
+  /** CTAP2 options (PIN/UV auth protocol, busy-channel retries). */
+  readonly ctap?: Ctap2ClientOptions;
 }
 
 /** The user-verification decision for one request. */
@@ -113,7 +116,7 @@ export class Chip implements Authenticator<'chip'> {
         }
       },
     };
-    const ctap = new Ctap2Client(channel);
+    const ctap = new Ctap2Client(channel, options.ctap);
     try {
       const info = await ctap.getInfo();
       const serial =

@@ -140,6 +140,8 @@ export interface Ctap2ClientOptions {
   readonly busyRetries?: number;
   /** First back-off after a busy answer (doubles, at most 1 s); default 50 ms. */
   readonly busyBackoffMs?: number;
+  /** PIN/UV auth protocol to use; default 2 when the key offers it, else 1. */
+  readonly pinProtocol?: PinProtocolVersion;
 }
 
 function field<T>(
@@ -226,11 +228,13 @@ export class Ctap2Client {
   readonly #busyRetries: number;
   readonly #busyBackoffMs: number;
   #info: AuthenticatorInfo | undefined;
+  readonly #pinProtocol: PinProtocolVersion | undefined;
 
   constructor(channel: CtapCborChannel, options: Ctap2ClientOptions = {}) {
     this.#channel = channel;
     this.#busyRetries = options.busyRetries ?? 10;
     this.#busyBackoffMs = options.busyBackoffMs ?? 50;
+    this.#pinProtocol = options.pinProtocol;
   }
 
   /**
@@ -464,6 +468,16 @@ export class Ctap2Client {
   /** The protocol to use: 2 when the authenticator offers it, else 1. */
   async pinProtocol(): Promise<PinProtocolVersion> {
     const info = await this.getInfo();
+    const wanted = this.#pinProtocol;
+    if (wanted !== undefined) {
+      if (info.pinUvAuthProtocols.length > 0 && !info.pinUvAuthProtocols.includes(wanted)) {
+        throw new DeviceError(
+          'unsupported',
+          `the key does not offer PIN/UV auth protocol ${wanted}`,
+        );
+      }
+      return wanted;
+    }
     if (info.pinUvAuthProtocols.includes(2)) return 2;
     if (info.pinUvAuthProtocols.includes(1) || info.pinUvAuthProtocols.length === 0) return 1;
     throw new DeviceError(

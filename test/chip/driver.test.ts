@@ -167,6 +167,43 @@ describe('Chip over the in-process transport, checked by @simplewebauthn/server'
     await chip.close();
   });
 
+  it.each([1, 2] as const)(
+    'gets a pinUvAuthToken with PIN/UV auth protocol %i',
+    async (protocol) => {
+      const file = await newChip(`CHIP-P${protocol}`, '1357');
+      const chip = await Chip.open(file, { ctap: { pinProtocol: protocol } });
+      expect(await chip.ctap.pinProtocol()).toBe(protocol);
+      const c = challenge();
+      const b = await chip.bind({
+        challenge: c,
+        rp: RP,
+        user: user('p'),
+        origin: ORIGIN,
+        pin: '1357',
+        userVerification: 'required',
+      });
+      const reg = await verifyBind(b, {
+        challenge: c,
+        origin: ORIGIN,
+        rpId: RP.id,
+        requireUserVerification: true,
+      });
+      const c2 = challenge();
+      const p = await chip.prove({
+        challenge: c2,
+        rpId: RP.id,
+        origin: ORIGIN,
+        pin: '1357',
+        allowCredentials: [b.credentialId],
+      });
+      expect(
+        (await verifyProof(p, reg.credential, { challenge: c2, origin: ORIGIN, rpId: RP.id }))
+          .userVerified,
+      ).toBe(true);
+      await chip.close();
+    },
+  );
+
   it('sets and changes a PIN over clientPIN', async () => {
     const file = await newChip('CHIP-0004');
     const chip = await Chip.open(file);
