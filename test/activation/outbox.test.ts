@@ -1,9 +1,10 @@
 /** The transactional outbox end to end: enqueue with the state change, dispatch over real SMTP into the dev mailbox, crashes, retries. */
 import { createServer } from 'node:net';
 import nodemailer from 'nodemailer';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeWithTool } from '../support/tools.js';
 import {
+  MAILBOX_MAX_BYTES,
   OutboxDispatcher,
   REDACTED_BODY,
   SmsAdapter,
@@ -227,6 +228,41 @@ function outboxSuite(engine: 'sqlite' | 'postgres'): void {
     const phone = await listOutbox(store, { channel: 'sms', to: '+4520304050', status: 'sent' });
     expect(phone.map((p) => p.text)).toEqual(['Din bekræftelseskode er 123456']);
     expect(sent).toEqual([phone[0]!.id]);
+  });
+
+  it('a started dispatcher polls until stopped', async () => {
+    const d = new OutboxDispatcher(store, { email, sms: new SmsAdapter() });
+    d.start(20);
+    try {
+      await store.transaction((tx) => enqueue(tx, activationMail(7)));
+      await vi.waitFor(async () => expect(await listMail(store)).toHaveLength(1), {
+        timeout: 10_000,
+        interval: 20,
+      });
+    } finally {
+      await d.stop();
+    }
+    expect(await listOutbox(store)).toMatchObject([{ status: 'sent' }]);
+  });
+
+  it('the dev mailbox refuses a mail over its size limit with an SMTP error', async () => {
+    const transport = nodemailer.createTransport({
+      host: mailbox.host,
+      port: mailbox.port,
+      secure: false,
+      ignoreTLS: true,
+    });
+    closers.push(() => transport.close());
+    const big = 'x'.repeat(MAILBOX_MAX_BYTES + 1000);
+    await expect(
+      transport.sendMail({
+        from: 'a@example.org',
+        to: 'b@example.org',
+        subject: 'stor',
+        text: big,
+      }),
+    ).rejects.toThrow(/552|size/i);
+    expect(await listMail(store)).toEqual([]);
   });
 
   it('the dev mailbox keeps one copy per Message-ID, also from an independent client', async () => {
