@@ -52,6 +52,23 @@ describe('tampering and wrong keys (RFC 6030 figure 6 and 7)', () => {
     expect(err.message).toMatch(/key package 1 \(serial 987654321\)/);
   });
 
+  it('a secret swapped for one in the clear is refused (downgrade), in an encrypted file or when a key is given', () => {
+    // Replace figure 6's EncryptedValue + ValueMAC with a PlainValue of the attacker's choice.
+    const swapped = fig6.replace(
+      /<Secret>[\s\S]*?<\/Secret>/,
+      '<Secret><PlainValue>QUFBQUFBQUFBQUFBQUFBQUFBQUE=</PlainValue></Secret>',
+    );
+    expect(swapped).not.toBe(fig6);
+    const err = expectSeedError(() => importPskc(swapped, { key: FIG6_KEY }), 'unencrypted-secret', SECRETS);
+    expect(err.message).toMatch(/key package 1/);
+    // Without the caller's key the file still says it is encrypted (EncryptionKey, MACMethod).
+    expectSeedError(() => importPskc(swapped), 'unencrypted-secret', SECRETS);
+    // A plain file opened with a key: the caller expected protection, so it is refused too.
+    expectSeedError(() => importPskc(fig3, { key: FIG6_KEY }), 'unencrypted-secret', SECRETS);
+    // And a plain file on its own still imports.
+    expect(importPskc(fig3)).toHaveLength(1);
+  });
+
   it('a wrong pre-shared key gives wrong-key (MACKey padding fails)', () => {
     expectSeedError(
       () => importPskc(fig6, { key: fromHex('12345678901234567890123456789013') }),

@@ -34,6 +34,11 @@ export const SeedErrorCodes = [
   'bad-mac',
   /** An encrypted CBC value without the MAC that RFC 6030 §6.1.1 requires. */
   'missing-mac',
+  /**
+   * A secret in the clear in a file that is protected (it has an EncryptionKey or MACMethod, or
+   * the caller gave a key or password): a downgrade that would let anyone swap in a seed.
+   */
+  'unencrypted-secret',
   /** Export: an OtpKey that cannot be written (bad field, or not representable in the format). */
   'bad-key-package',
   /** Export or import options that do not fit together (both key and password, bad key size). */

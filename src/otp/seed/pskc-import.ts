@@ -49,6 +49,12 @@ class Keyring {
   readonly #derived = new Map<number, Uint8Array>();
   #mac: { hash: Hash; key: Uint8Array } | undefined;
 
+  /**
+   * True when secrets must arrive encrypted: the file names an EncryptionKey or MACMethod, or the
+   * caller gave a key or password and so expects an encrypted file.
+   */
+  readonly protectedFile: boolean;
+
   constructor(root: XmlElement, opts: PskcImportOptions) {
     this.#opts = opts;
     const enc = child(root, 'EncryptionKey');
@@ -58,6 +64,11 @@ class Keyring {
       : undefined;
     // RFC 6030 §6.1.1 MACMethod; drafts called it DigestMethod, or gave only MACAlgorithm.
     this.#macMethod = child(root, 'MACMethod') ?? child(root, 'DigestMethod');
+    this.protectedFile =
+      enc !== undefined ||
+      this.#macMethod !== undefined ||
+      opts.key !== undefined ||
+      opts.password !== undefined;
     this.#macAlgorithm =
       attr(this.#macMethod, 'Algorithm', 'algorithm') ?? child(root, 'MACAlgorithm')?.text.trim();
   }
@@ -84,9 +95,9 @@ class Keyring {
       return key;
     }
     if (!this.#pbkdf)
-      fail('needs-key', `${where}: the file is encrypted with a pre-shared key; give opts.key`);
+      fail('needs-key', `${where}: the file is encrypted with a pre-shared key; give the pre-shared key (--key)`);
     if (password === undefined)
-      fail('needs-password', `${where}: the file is encrypted with a password; give opts.password`);
+      fail('needs-password', `${where}: the file is encrypted with a password; give the password (--password)`);
     const length = this.#pbkdf.keyLength ?? cipher.keyBytes;
     if (length !== cipher.keyBytes) {
       fail(
@@ -152,7 +163,8 @@ class Keyring {
     }
     const mac = b64(valueMac.text, `${where}: ValueMAC`);
     const mk = this.mac(cipher, where);
-    // RFC 6030 §6.1.1: the MAC is over the cipher value, IV included; checked before decrypting.
+    // RFC 6030 §6.1.1: the MAC is over the cipher value, IV included. Both the MAC check and the
+    // decryption always run, so the time taken does not say which failed.
     const macOk = macMatches(mk.hash, mk.key, data, mac);
     const plain = decryptValue(cipher, key, data);
     if (plain === 'short') fail('malformed', `${where}: cipher value has the wrong length`);
@@ -343,6 +355,13 @@ function readKey(
   const secretEl = child(data, 'Secret');
   if (!secretEl) fail('missing-secret', `${where} has no Data/Secret`);
   const sv = readData(secretEl, keys, `${where}: Secret`);
+  // A plain secret in a protected file carries no MAC: anyone could have put it there.
+  if (sv.plain !== undefined && keys.protectedFile) {
+    fail(
+      'unencrypted-secret',
+      `${where}: Secret is in the clear in an encrypted file (refused: it could have been swapped in)`,
+    );
+  }
   const secret =
     sv.plain !== undefined ? b64(sv.plain, `${where}: Secret`) : (sv.bytes ?? new Uint8Array());
   if (secret.length === 0) fail('missing-secret', `${where}: Secret is empty`);
