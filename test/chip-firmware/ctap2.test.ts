@@ -874,3 +874,54 @@ describe('persistence', () => {
     expect(() => new ChipFirmware({ ...json, format: 'x' }, { clock })).toThrow(/format/);
   });
 });
+
+describe('power and misuse', () => {
+  it('a power cycle in the middle of a wait drops it; the chip answers again after INIT', () => {
+    const { host, fw } = makeChip('power', 'manual');
+    const out = fw.handleReport(packetize(host.cid, 0x10, Uint8Array.of(0x0b))[0]!);
+    expect(out[0]![4]).toBe(0xbb);
+    expect(fw.busy).toBe(true);
+    fw.powerCycle();
+    expect(fw.busy).toBe(false);
+    expect(fw.waitingForUser).toBe(false);
+    // The old channel is gone.
+    expect(fw.handleReport(packetize(host.cid, 0x10, Uint8Array.of(0x04))[0]!)[0]![7]).toBe(0x0b);
+    host.init();
+    expect(host.ctap(0x04).status).toBe(0);
+  });
+  it('bad factory arguments are TypeError/RangeError, bad state a DeviceError naming the field', () => {
+    const { fw, clock } = makeChip();
+    expect(() => ChipFirmware.manufacture({ serial: '', clock })).toThrow(RangeError);
+    expect(() =>
+      ChipFirmware.manufacture({ serial: 'x', clock, aaguid: new Uint8Array(3) }),
+    ).toThrow(RangeError);
+    expect(() => new ChipFirmware(fw.snapshot(), { clock, upMode: 'maybe' as never })).toThrow(
+      RangeError,
+    );
+    expect(() => {
+      fw.upMode = 'sometimes' as never;
+    }).toThrow(RangeError);
+    const err = (() => {
+      try {
+        new ChipFirmware({ ...fw.snapshot(), pinRetries: 9 }, { clock });
+      } catch (e) {
+        return e as Error & { code: string };
+      }
+    })();
+    expect(err?.code).toBe('bad-device-state');
+    expect(err?.message).toMatch(/pinRetries/);
+    // The message names the field, never the value of a secret.
+    const leak = (() => {
+      try {
+        new ChipFirmware(
+          { ...fw.snapshot(), wrapKey: 'AB' + fw.snapshot().wrapKey.slice(2) },
+          { clock },
+        );
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    expect(leak).toMatch(/wrapKey/);
+    expect(leak).not.toContain(fw.snapshot().wrapKey.slice(2));
+  });
+});
