@@ -457,4 +457,69 @@ ${RP_HELP}
   },
 };
 
-export const commands: Command[] = [createChip, serve, press, list, info, register, authenticate];
+const pin: Command = {
+  path: ['chip', 'pin'],
+  summary: "set or change a chip's PIN (CTAP2 clientPIN)",
+  usage: 'chip pin --device udp:HOST:PORT|hid:PATH|FILE --new PIN [--pin CURRENT] [--json]',
+  help: `Sets the first PIN of a chip that has none, or changes it when --pin gives the current one.
+PINs are 4 to 63 characters; they are never printed or logged.
+
+Options:
+${DEVICE_HELP}
+  --new PIN         the new PIN`,
+  options: { ...deviceOptions, new: { type: 'string' } },
+  async run(ctx) {
+    const next = req(ctx, 'new');
+    const current = str(ctx, 'pin');
+    await withChip(ctx, async (chip) => {
+      if (current === undefined) await chip.setPin(next);
+      else await chip.changePin(current, next);
+      const retries = await chip.pinRetries();
+      if (flag(ctx, 'json'))
+        return printJson(ctx, {
+          serial: chip.serial,
+          pinSet: true,
+          changed: current !== undefined,
+          pinRetries: retries,
+        });
+      ctx.io.stdout(`PIN ${current === undefined ? 'set' : 'changed'} on chip ${chip.serial}\n`);
+    });
+  },
+};
+
+const reset: Command = {
+  path: ['chip', 'reset'],
+  summary: 'wipe every credential and the PIN from a chip (CTAP2 reset)',
+  usage: 'chip reset --device udp:HOST:PORT|hid:PATH|FILE --yes [--json]',
+  help: `Irreversible: every credential the chip holds stops working, and its PIN is removed.
+Real keys accept a reset only within seconds of being plugged in, and need a touch.
+
+Options:
+${DEVICE_HELP}
+  --yes             confirm`,
+  options: { ...deviceOptions, yes: { type: 'boolean' } },
+  async run(ctx) {
+    if (!flag(ctx, 'yes'))
+      throw new UsageError(
+        'usage',
+        'a reset wipes every credential on the chip: add --yes to confirm',
+      );
+    await withChip(ctx, async (chip) => {
+      await chip.reset();
+      if (flag(ctx, 'json')) return printJson(ctx, { serial: chip.serial, reset: true });
+      ctx.io.stdout(`chip ${chip.serial} reset: no credentials, no PIN\n`);
+    });
+  },
+};
+
+export const commands: Command[] = [
+  createChip,
+  serve,
+  press,
+  list,
+  info,
+  register,
+  authenticate,
+  pin,
+  reset,
+];
