@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex } from '../../src/core/index.js';
 import { ctapRequestVectors } from '../vectors/ctap-requests.js';
+import { ctapGetAssertionExample, ctapMakeCredentialExample } from '../vectors/ctap-cbor.js';
 import { decodeCbor, encodeCbor } from '../../src/ctap/cbor.js';
 import { CtapHidCmd, packetize } from '../../src/ctap/ctaphid.js';
 import { makeChip } from './harness.js';
@@ -137,5 +138,27 @@ describe('refused requests (test/vectors/ctap-requests.ts)', () => {
     const x = host.exchange(CtapHidCmd.CBOR, fromHex(hex));
     expect(x.payload).toEqual(Uint8Array.of(status));
     expect(fw.snapshot()).toEqual(before);
+  });
+});
+
+describe('the CTAP 2.0 example requests', () => {
+  it('makeCredential (§5.1, ES256 first, rk): accepted, a discoverable credential for example.com', () => {
+    const { fw, host } = makeChip('spec');
+    const x = host.exchange(
+      CtapHidCmd.CBOR,
+      concatBytes(Uint8Array.of(1), fromHex(ctapMakeCredentialExample.hex)),
+    );
+    expect(x.payload[0]).toBe(0);
+    expect(fw.snapshot().credentials.map((c) => [c.rpId, c.userName])).toEqual([
+      ['example.com', 'johnpsmith@example.com'],
+    ]);
+  });
+  it('getAssertion (§5.2) asks for uv, which the chip has no built-in way to do: INVALID_OPTION', () => {
+    const { host } = makeChip('spec');
+    const x = host.exchange(
+      CtapHidCmd.CBOR,
+      concatBytes(Uint8Array.of(2), fromHex(ctapGetAssertionExample.hex)),
+    );
+    expect(x.payload).toEqual(Uint8Array.of(0x2c));
   });
 });

@@ -13,6 +13,7 @@ import {
 import { CtapError, CtapStatus } from '../../src/ctap/status.js';
 import {
   cborHostile,
+  ctapGetAssertionExample,
   ctapGetInfoExample,
   ctapMakeCredentialExample,
   rfc8949Canonical,
@@ -59,6 +60,11 @@ describe('CTAP 2.0 examples', () => {
     const bytes = fromHex(ctapMakeCredentialExample.hex);
     expect(decodeCbor(bytes, { maxDepth: 4 })).toEqual(ctapMakeCredentialExample.value);
     expect(toHex(encodeCbor(ctapMakeCredentialExample.value))).toBe(ctapMakeCredentialExample.hex);
+  });
+  it('authenticatorGetAssertion request (§5.2) decodes and re-encodes byte for byte', () => {
+    const bytes = fromHex(ctapGetAssertionExample.hex);
+    expect(decodeCbor(bytes, { maxDepth: 4 })).toEqual(ctapGetAssertionExample.value);
+    expect(toHex(encodeCbor(ctapGetAssertionExample.value))).toBe(ctapGetAssertionExample.hex);
   });
   it('plain objects are encoded in the canonical order whatever their property order', () => {
     const o = { type: 'public-key', alg: -7 };

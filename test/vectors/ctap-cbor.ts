@@ -281,3 +281,41 @@ export const cborHostile: readonly { readonly hex: string; readonly why: string 
   { hex: 'f818', why: 'simple value 24 in two bytes (not well-formed)' },
   { hex: '81'.repeat(20) + '00', why: 'nested deeper than the limit' },
 ];
+
+/**
+ * The authenticatorGetAssertion request example of CTAP 2.0 §5.2 (the CBOR after the command byte
+ * 0x02): two allowed credentials (64 and 50 bytes) and the uv option.
+ */
+export const ctapGetAssertionExample = {
+  hex:
+    'a4016b6578616d706c652e636f6d025820687134968222ec17202e42505f8ed2b16ae22f16bb05b88c25db9e6026' +
+    '45f1410382a26269645840f22006de4f905af68a43942f024f2a5ece603d9c6d4b3df8be08ed01fc442646d03485' +
+    '8ac75bed3fd580bf9808d94fcbee82b9b2ef6677af0adcc35852ea6b9e64747970656a7075626c69632d6b6579a2' +
+    '6269645832' +
+    '03'.repeat(50) +
+    '64747970656a7075626c69632d6b657905a1627576f5',
+  value: m([
+    [1, 'example.com'],
+    [2, fromHex('687134968222ec17202e42505f8ed2b16ae22f16bb05b88c25db9e602645f141')],
+    [
+      3,
+      [
+        m([
+          [
+            'id',
+            fromHex(
+              'f22006de4f905af68a43942f024f2a5ece603d9c6d4b3df8be08ed01fc442646' +
+                'd034858ac75bed3fd580bf9808d94fcbee82b9b2ef6677af0adcc35852ea6b9e',
+            ),
+          ],
+          ['type', 'public-key'],
+        ]),
+        m([
+          ['id', new Uint8Array(50).fill(3)],
+          ['type', 'public-key'],
+        ]),
+      ],
+    ],
+    [5, m([['uv', true]])],
+  ]),
+} as const;
