@@ -236,3 +236,14 @@ describe('compareCanonicalKeys', () => {
     expect(toHex(encodeCbor(new CborTag(1n, 0)))).toBe('c100');
   });
 });
+
+describe('CtapError', () => {
+  it('names the status as the spec does, and unknown ones by value', async () => {
+    const { ctapStatusName } = await import('../../src/ctap/status.js');
+    expect(ctapStatusName(0x2d)).toBe('CTAP2_ERR_KEEPALIVE_CANCEL');
+    expect(ctapStatusName(0x38)).toBe('CTAP2_ERR_PIN_TOKEN_EXPIRED');
+    expect(ctapStatusName(0xf3)).toBe('CTAP_STATUS_0xf3');
+    const e = new CtapError(0x31, 'wrong PIN');
+    expect(e).toMatchObject({ code: 'CTAP2_ERR_PIN_INVALID', status: 0x31, name: 'CtapError' });
+  });
+});
