@@ -133,16 +133,23 @@ async function timed(c: Contender, n: number, clock: 'cpu' | 'wall'): Promise<nu
  * How many operations fill one slice: doubles until a run takes a quarter of a slice, then
  * scales. This also warms the JIT before anything is recorded.
  */
-async function calibrate(c: Contender, sliceMs: number, clock: 'cpu' | 'wall'): Promise<number> {
+async function calibrate(
+  c: Contender,
+  sliceMs: number,
+  clock: 'cpu' | 'wall',
+): Promise<{ n: number; opMs: number }> {
   let n = 1;
   for (;;) {
     const ms = await timed(c, n, clock);
     if (ms >= sliceMs / 4 || n >= 2 ** 30) {
-      return Math.max(1, Math.round((n * sliceMs) / Math.max(ms, 1e-3)));
+      return { n: Math.max(1, Math.round((n * sliceMs) / Math.max(ms, 1e-3))), opMs: ms / n };
     }
     n *= 2;
   }
 }
+
+/** A single operation this much longer than a slice makes a case "slow" (see {@link measure}). */
+const SLOW_OP_SLICES = 5;
 
 /**
  * Measures one case. A trial runs every contender `reps` times, the contenders taking turns in
@@ -158,20 +165,29 @@ export async function measure(
   const clock = c.clock ?? 'cpu';
   const contenders = [c.ours, c.limit, ...(c.peer ? [c.peer] : [])];
   const sizes: number[] = [];
-  for (const x of contenders) sizes.push(await calibrate(x, opts.sliceMs, clock));
+  for (const x of contenders) sizes.push((await calibrate(x, opts.sliceMs, clock)).n);
   const warmupEnd = performance.now() + opts.warmupMs;
   while (performance.now() < warmupEnd) {
     for (let i = 0; i < contenders.length; i++) await timed(contenders[i]!, sizes[i]!, clock);
   }
   // Calibrated again now that the code is optimised, so slices have their intended length.
+  let slowestOpMs = 0;
   for (let i = 0; i < contenders.length; i++) {
-    sizes[i] = await calibrate(contenders[i]!, opts.sliceMs, clock);
+    const cal = await calibrate(contenders[i]!, opts.sliceMs, clock);
+    sizes[i] = cal.n;
+    slowestOpMs = Math.max(slowestOpMs, cal.opMs);
   }
+  // A contender whose one operation outlasts several slices (spawning a process, say) gains
+  // nothing from best-of-reps, which only filters disturbances shorter than a slice, and would
+  // stretch the run: such a case gets one slice per trial and at most 11 trials.
+  const slow = slowestOpMs > SLOW_OP_SLICES * opts.sliceMs;
+  const trials = slow ? Math.min(opts.trials, 11) : opts.trials;
+  const reps = slow ? 1 : opts.reps;
   const rates: number[][] = contenders.map(() => []);
-  for (let t = 0; t < opts.trials; t++) {
+  for (let t = 0; t < trials; t++) {
     collect('major');
     const best = contenders.map(() => 0);
-    for (let rep = 0; rep < opts.reps; rep++) {
+    for (let rep = 0; rep < reps; rep++) {
       for (let k = 0; k < contenders.length; k++) {
         const i = (k + t) % contenders.length;
         const ms = await timed(contenders[i]!, sizes[i]!, clock);
@@ -193,7 +209,7 @@ export async function measure(
       againstLabel: contenders[j]!.label,
       againstValue: median(rates[j]!),
       ratioRange: [Math.min(...ratios), Math.max(...ratios)],
-      trials: opts.trials,
+      trials,
       clock,
     };
   };
