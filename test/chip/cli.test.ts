@@ -345,6 +345,8 @@ describe('the chip CLI, end to end (built CLI in child processes)', { timeout: 2
       ['chip', 'info'],
       ['chip', 'register'],
       ['chip', 'authenticate'],
+      ['chip', 'pin'],
+      ['chip', 'reset'],
     ];
     const helps = await Promise.all(verbs.map((verb) => cli([...verb, '--help'])));
     verbs.forEach((verb, i) => {
