@@ -71,6 +71,8 @@ export interface OpenChipFileOptions {
   /** Button mode for this run (default: what the file says). */
   readonly press?: PressMode;
   readonly clock?: Clock;
+  /** The host asked the chip to show itself (CTAPHID_WINK). */
+  readonly onWink?: () => void;
 }
 
 /** Restores a chip's firmware from its device file. */
@@ -94,6 +96,7 @@ export async function openChipFile(
   const firmware = new ChipFirmware(file.firmware, {
     clock: options.clock ?? systemClock,
     upMode: press,
+    ...(options.onWink ? { onWink: options.onWink } : {}),
     onPersist: (s) => {
       dirty = s;
     },
@@ -243,6 +246,8 @@ export interface ServeChipOptions {
   /** The button was pressed: from this terminal or by `chip press`. */
   readonly onPress?: (by: 'terminal' | 'remote') => void;
   readonly onReboot?: () => void;
+  /** A host asked the chip to show itself (CTAPHID_WINK). */
+  readonly onWink?: () => void;
 }
 
 /** A chip served over UDP. */
@@ -275,6 +280,7 @@ export async function serveChipFile(
   const virtual = await openChipFile(file, {
     ...(options.press ? { press: options.press } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.onWink ? { onWink: options.onWink } : {}),
   });
   let waiting = false;
   const watchWaiting = () => {

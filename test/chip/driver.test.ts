@@ -346,10 +346,17 @@ describe('Chip over the in-process transport, checked by @simplewebauthn/server'
 describe('Chip over UDP (chip serve), checked by @simplewebauthn/server', () => {
   it('registers, logs in, and the served file keeps the state', async () => {
     const file = await newChip('CHIP-0101', '2468');
-    const served = await serveChipFile(file, { port: 0, hostPort: 'sender' });
+    let winks = 0;
+    const served = await serveChipFile(file, {
+      port: 0,
+      hostPort: 'sender',
+      onWink: () => winks++,
+    });
     const addr = formatUdpAddress(served.address);
     const chip = await Chip.open(addr, { localPort: 0 });
     expect(chip.hid.transport.descriptor.transport).toBe('udp');
+    await chip.wink();
+    expect(winks).toBe(1);
     const c1 = challenge();
     const b = await chip.bind({
       challenge: c1,

@@ -192,6 +192,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`,
         say('touch', {}, 'the chip waits for a touch: press Enter (or run mitid-sim chip press)'),
       onPress: (by) => say('press', { by }, `button pressed (${by})`),
       onReboot: () => say('reboot', {}, 'power cycled by the reboot datagram'),
+      onWink: () => say('wink', {}, 'wink: a host asked the chip to show itself'),
     });
     const where = formatUdpAddress(served.address);
     say(
