@@ -14,7 +14,8 @@ export const P256_G = {
 /** The curve coefficient b. */
 export const P256_B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
 
-type Point = { x: bigint; y: bigint } | null;
+/** An affine point on P-256, or null for the point at infinity. */
+export type P256Point = { x: bigint; y: bigint } | null;
 
 const mod = (a: bigint, m: bigint): bigint => {
   const r = a % m;
@@ -34,7 +35,7 @@ function inv(a: bigint, m: bigint): bigint {
   return mod(s0, m);
 }
 
-function add(p1: Point, p2: Point): Point {
+function add(p1: P256Point, p2: P256Point): P256Point {
   if (p1 === null) return p2;
   if (p2 === null) return p1;
   let l: bigint;
@@ -49,9 +50,9 @@ function add(p1: Point, p2: Point): Point {
 }
 
 /** k·Q by double-and-add (not constant time: emulator use only). */
-export function p256Multiply(k: bigint, q: { x: bigint; y: bigint } = P256_G): Point {
-  let r: Point = null;
-  let addend: Point = q;
+export function p256Multiply(k: bigint, q: { x: bigint; y: bigint } = P256_G): P256Point {
+  let r: P256Point = null;
+  let addend: P256Point = q;
   for (let e = k; e > 0n; e >>= 1n) {
     if (e & 1n) r = add(r, addend);
     addend = add(addend, addend);
