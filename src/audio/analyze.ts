@@ -240,6 +240,16 @@ interface Template {
   digit: string;
   features: Float64Array[];
   durationMs: number;
+  /** The longest silence inside this rendering (a weak consonant, a stop closure), ms. */
+  gapMs: number;
+}
+
+/** The longest silence between the parts of one rendered digit, as the segmenter sees it. */
+function internalGapMs(d: Pcm): number {
+  const parts = segmentSpeech(d);
+  let g = 0;
+  for (let k = 1; k < parts.length; k++) g = Math.max(g, parts[k]!.start - parts[k - 1]!.end);
+  return (g / d.sampleRate) * 1000;
 }
 
 function templates(
@@ -258,6 +268,7 @@ function templates(
         digit: DIGITS[i]!,
         features: mfcc(d),
         durationMs: (d.samples.length / d.sampleRate) * 1000,
+        gapMs: internalGapMs(d),
       })),
     );
     m.set(key, p);
@@ -349,38 +360,77 @@ export async function analyzeAudio(
     const t = detectTone({ samples: x.subarray(s.start, s.end), sampleRate: sr });
     if (t) toneOf.set(s, t.freqHz);
   }
-  const speech = mergeClosures(
+  let speech = mergeClosures(
     raw.filter((s) => !toneOf.has(s)),
     sr,
-    options.expect?.length,
   );
-  raw = [...speech, ...raw.filter((s) => toneOf.has(s))].sort((a, b) => a.start - b.start);
   if (speech.length === 0) {
     throw new AudioError('bad-wav', 'no speech found in the audio');
   }
 
   // 2. Features, then the digits: templates at the default rate first, then at the rate the
   // durations point to (DTW absorbs tempo, but closer templates give surer matches and a rate).
-  const feats = speech.map((s) => mfcc({ samples: x.subarray(s.start, s.end), sampleRate: sr }));
-  const durs = speech.map((s) => ms(s.end - s.start));
+  const featuresOf = (s: RawSegment) =>
+    mfcc({ samples: x.subarray(s.start, s.end), sampleRate: sr });
+  let feats = speech.map(featuresOf);
+  let durs = speech.map((s) => ms(s.end - s.start));
   const langs: SpeechLanguage[] = langOpt === 'auto' ? [...SpeechLanguages] : [langOpt];
-  let best: Decoding | undefined;
-  for (const lang of langs) {
-    const d = await decodeWith(speaker, lang, DEFAULT_RATE_WPM, options.voice, feats, durs);
-    if (!best || d.total < best.total) best = d;
-  }
-  let dec = best!;
-  let rateAt = DEFAULT_RATE_WPM;
   const estimate = (d: Decoding, r: number) => {
     const ratio = median(d.digits.map((g) => g.templateMs / g.durationMs));
     return Math.round(Math.min(MAX_RATE_WPM, Math.max(MIN_RATE_WPM, r * ratio)));
   };
-  for (let round = 0; round < 2; round++) {
-    const est = estimate(dec, rateAt);
-    if (Math.abs(est - rateAt) / rateAt < 0.03) break;
-    rateAt = est;
-    dec = await decodeWith(speaker, dec.lang, rateAt, options.voice, feats, durs);
+  // Each language gets its own rate before the languages are compared: at an extreme rate the
+  // default-rate templates of the wrong language can be the closer ones.
+  let best: { dec: Decoding; rateAt: number } | undefined;
+  for (const lang of langs) {
+    let d = await decodeWith(speaker, lang, DEFAULT_RATE_WPM, options.voice, feats, durs);
+    let r = DEFAULT_RATE_WPM;
+    for (let round = 0; round < 2; round++) {
+      const est = estimate(d, r);
+      if (Math.abs(est - r) / r < 0.03) break;
+      r = est;
+      d = await decodeWith(speaker, lang, r, options.voice, feats, durs);
+    }
+    if (!best || d.total < best.dec.total) best = { dec: d, rateAt: r };
   }
+  let dec = best!.dec;
+  const rateAt = best!.rateAt;
+  const redo = async () => {
+    feats = speech.map(featuresOf);
+    durs = speech.map((s) => ms(s.end - s.start));
+    dec = await decodeWith(speaker, dec.lang, rateAt, options.voice, feats, durs);
+  };
+
+  // 3. Words with a silence inside (slow "seven" has one longer than a short pause): where two
+  // neighbours are closer than the longest such silence of the engine's own digits, and the two
+  // together match a digit better than each alone does, they were one digit.
+  const ts = await templates(speaker, dec.lang, rateAt, options.voice);
+  const inner = Math.max(...ts.map((t) => t.gapMs));
+  if (inner > 0) {
+    let merged = false;
+    for (let k = 0; k < speech.length - 1;) {
+      const a = speech[k]!;
+      const b = speech[k + 1]!;
+      if (ms(b.start - a.end) <= inner * 1.3 + 20) {
+        const f = featuresOf({ start: a.start, end: b.end });
+        const together = Math.min(...ts.map((t) => dtw(f, t.features)));
+        if (together < (dec.digits[k]!.distance + dec.digits[k + 1]!.distance) / 2) {
+          speech.splice(k, 2, { start: a.start, end: b.end });
+          dec.digits.splice(k, 2, { ...dec.digits[k]!, distance: together });
+          merged = true;
+          continue;
+        }
+      }
+      k++;
+    }
+    if (merged) await redo();
+  }
+  // With an expected length, close the smallest gaps until the count fits.
+  if (options.expect !== undefined && speech.length > options.expect.length) {
+    speech = mergeClosures(speech, sr, options.expect.length);
+    await redo();
+  }
+  raw = [...speech, ...raw.filter((s) => toneOf.has(s))].sort((a, b) => a.start - b.start);
   const estimatedWpm = estimate(dec, rateAt);
 
   // 3. Levels and timing.

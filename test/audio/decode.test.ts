@@ -64,3 +64,26 @@ describe('the analyser measures what the settings made', () => {
     expect(JSON.stringify(a)).not.toContain('246811');
   });
 });
+
+describe('the ends of the rate range', () => {
+  // At 80 wpm English "seven" has a silence inside longer than a short pause; at 450 wpm a digit
+  // lasts some 60 ms. Both must still decode, in the right language, with the pauses measured.
+  for (const lang of ['da', 'en'] as const) {
+    for (const rate of [80, 450]) {
+      it(`${lang} at ${rate} wpm, pauses of 150 and 400 ms: 10 random codes each`, async () => {
+        const rnd = seeded(rate + (lang === 'da' ? 1 : 2));
+        const wrong: string[] = [];
+        for (const pauseMs of [150, 400]) {
+          for (let i = 0; i < 10; i++) {
+            const code = randomCode(rnd);
+            const spoken = await speaker.speakCode(code, { lang, rate, pauseMs });
+            const a = await analyzeAudio(spoken.pcm, infoOf(spoken.pcm), { speaker });
+            if (a.decoded !== code || a.language !== lang) wrong.push(`${pauseMs}/${i}`);
+            for (const p of a.pausesMs) expect(Math.abs(p - pauseMs)).toBeLessThan(15);
+          }
+        }
+        expect(wrong).toEqual([]);
+      }, 600_000);
+    }
+  }
+});
