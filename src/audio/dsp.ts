@@ -1,4 +1,4 @@
-/** Signal helpers: levels, silence trimming, energy envelopes, a sine tone, and an FFT. */
+/** Signal processing: levels, silence trimming, energy envelopes, a sine tone, and an FFT. */
 import type { Pcm } from './wav.js';
 
 /** dBFS of an amplitude relative to 16-bit full scale (32768); -Infinity for silence. */
