@@ -96,6 +96,9 @@ export function checkUserId(userId: string, options: UserIdCheckOptions = {}): V
 // ---------------------------------------------------------------------------------------------
 // Password (MITID.md: with code display, audio reader and chip).
 
+/** A lone UTF-16 surrogate: text that is not well-formed Unicode. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /** C0 control characters and DEL: never part of a name or password. */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -189,7 +192,7 @@ export function checkPassword(password: string, options: PasswordCheckOptions = 
       ),
     );
   }
-  if (CONTROL.test(nfc)) {
+  if (CONTROL.test(nfc) || LONE_SURROGATE.test(nfc)) {
     out.push(
       violation(
         f,
@@ -517,7 +520,8 @@ export function checkName(name: string, field: string): Violation[] {
     typeof name === 'string' &&
     name.trim().length > 0 &&
     [...name].length <= 100 &&
-    !CONTROL.test(name)
+    !CONTROL.test(name) &&
+    !LONE_SURROGATE.test(name)
   ) {
     return [];
   }
@@ -536,6 +540,8 @@ export function checkEmail(email: string): Violation[] {
   if (
     typeof email === 'string' &&
     email.length <= 254 &&
+    !CONTROL.test(email) &&
+    !LONE_SURROGATE.test(email) &&
     /^[^\s@<>()",;]+@[^\s@<>()",;]+\.[^\s@<>()",;]+$/.test(email)
   )
     return [];

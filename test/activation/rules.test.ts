@@ -100,6 +100,7 @@ describe('password', () => {
     ['zyxwvu##', {}, ['password-keyboard-run']],
     ['poiuyt##', {}, ['password-keyboard-run']],
     ['tab\there', {}, ['password-control']],
+    ['lone\ud800surrogate', {}, ['password-control']],
   ];
   it.each(table)('%j %j → %j', (input, options, expected) => {
     expect(codes(checkPassword(input, options))).toEqual(expected);

@@ -468,6 +468,12 @@ function storeSuite(engine: 'sqlite' | 'postgres'): void {
     expect(await status()).toBe('open');
     await attempt(false);
     expect(await status()).toBe('temporarily-blocked');
+    // While blocked, attempts are neither counted nor stored.
+    await store.transaction((tx) => tx.authenticators.recordAttempt(cd.id, true, { lastStep: 99 }));
+    expect(await store.transaction((tx) => tx.authenticators.get(cd.id))).toMatchObject({
+      totalFailCount: 3,
+      state: { lastStep: 1 },
+    });
     t.clock.advance(defaultLockoutPolicy.temporaryBlockMs);
     expect(await status()).toBe('open');
     await attempt(true);
@@ -510,6 +516,16 @@ function storeSuite(engine: 'sqlite' | 'postgres'): void {
       store.transaction((tx) => tx.users.reserveUserId(user.id, '1503854321')),
     ).rejects.toBeInstanceOf(RuleError);
     await store.transaction((tx) => tx.users.reserveUserId(user.id, 'karen@firma'));
+    const karen = await store.transaction((tx) => tx.citizens.byUserId('rødgrød.å'));
+    const stranger = await store.transaction((tx) =>
+      tx.citizens.create({ cpr: '020292-1234', name: 'Bo', userId: 'bo.stranger' }),
+    );
+    expect(await store.transaction((tx) => tx.users.cprMatchesCitizen(user.id, karen!.id))).toBe(
+      true,
+    );
+    expect(await store.transaction((tx) => tx.users.cprMatchesCitizen(user.id, stranger.id))).toBe(
+      false,
+    );
     expect(await store.transaction((tx) => tx.citizens.byUserId('rødgrød.å'))).toMatchObject({
       name: 'Karen Testesen',
       birthDate: '1985-03-15',

@@ -203,6 +203,11 @@ export async function runTransaction<T>(
       if (stats) stats.committed++;
       return result;
     } catch (e) {
+      // better-sqlite3 refuses to bind objects; PostgreSQL would have found nothing. Either way
+      // the caller passed a value of the wrong type: say so in one line.
+      if (e instanceof TypeError && /can only bind/.test(e.message)) {
+        throw new StoreError('bad-input', 'a value of the wrong type was given', { cause: e });
+      }
       if (!isRetryable(e, engine)) throw e;
       if (attempt >= maxRetries) {
         throw new StoreError(

@@ -1,6 +1,7 @@
 /** Repositories over one transaction: every read and write of the service's state goes through these. */
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
+import { constantTimeEqual, utf8 } from '../../core/bytes.js';
 import { isAuthenticatorKind, type AuthenticatorKind } from '../../core/authenticator.js';
 import {
   afterAttempt,
@@ -269,6 +270,11 @@ function notFound(what: string): StoreRuleError {
   return new StoreRuleError(`unknown-${what}`, `no such ${what}`);
 }
 
+/** Ids are short strings; anything else names nothing (and must not reach the driver). */
+function checkId(id: unknown, what: string): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 100) throw notFound(what);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 class OrganisationRepo {
@@ -318,6 +324,7 @@ class OrganisationRepo {
   }
 
   async get(id: string): Promise<Organisation> {
+    checkId(id, 'organisation');
     const row = await this.r.db
       .selectFrom('organisations')
       .selectAll()
@@ -466,6 +473,7 @@ class AdminRepo {
   }
 
   async get(id: string): Promise<Admin> {
+    checkId(id, 'admin');
     const row = await this.r.db
       .selectFrom('admins')
       .selectAll()
@@ -636,6 +644,7 @@ class BusinessUserRepo {
   }
 
   async get(id: string): Promise<BusinessUser> {
+    checkId(id, 'user');
     const row = await this.r.db
       .selectFrom('business_users')
       .select(USER_PUBLIC)
@@ -683,6 +692,21 @@ class BusinessUserRepo {
       n !== undefined &&
       this.r.secrets.hasher.matches('cpr', n, row.cpr_hash)
     );
+  }
+
+  /**
+   * True when the private MitID `citizenId` belongs to the same person as this user (created by
+   * CPR): the keyed CPR hashes are compared in constant time, neither CPR is opened.
+   */
+  async cprMatchesCitizen(id: string, citizenId: string): Promise<boolean> {
+    const row = await this.r.db
+      .selectFrom('business_users')
+      .select(['cpr_hash'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) throw notFound('user');
+    const theirs = await this.r.citizens.cprHash(citizenId);
+    return row.cpr_hash !== null && constantTimeEqual(utf8(row.cpr_hash), utf8(theirs));
   }
 
   async setSeparateAllowed(id: string, allowed: boolean): Promise<void> {
@@ -829,6 +853,7 @@ class CitizenRepo {
   }
 
   async get(id: string): Promise<Citizen> {
+    checkId(id, 'citizen');
     const row = await this.r.db
       .selectFrom('citizens')
       .select(['id', 'name', 'birth_date', 'user_id', 'created_at'])
@@ -1445,6 +1470,7 @@ class AuthenticatorRepo {
   }
 
   async get<B = unknown, S = unknown>(id: string): Promise<BoundAuthenticator<B, S>> {
+    checkId(id, 'authenticator');
     const row = await this.r.db
       .selectFrom('authenticators')
       .selectAll()
@@ -1495,6 +1521,8 @@ class AuthenticatorRepo {
    */
   async recordAttempt<S>(id: string, verified: boolean, nextState: S): Promise<LockoutState> {
     const cur = await this.get(id);
+    // A blocked device's proofs are not checked, so there is nothing to count or store.
+    if (lockoutStatus(cur, this.r.now) !== 'open') return cur;
     const next = afterAttempt(cur, verified, this.r.now, this.r.config.lockout);
     await this.r.db
       .updateTable('authenticators')
