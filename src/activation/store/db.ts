@@ -233,7 +233,7 @@ export async function openDatabase(location: DatabaseLocation): Promise<Connecte
   for (let attempt = 0; ; attempt++) {
     try {
       if (c.engine === 'postgres') {
-        // One instance migrates at a time: a session advisory lock keyed by the schema, held on
+        // One instance migrates at a time: a connection-level advisory lock keyed by the schema, held on
         // one connection for the whole step (kysely's own lock table cannot be created safely by
         // several instances at once in a fresh schema).
         const schema = location.schema;
