@@ -5,6 +5,7 @@ import { DeviceError } from '../src/core/errors.js';
 import type { OtpKey } from '../src/otp/types.js';
 import type { CodeDisplayStatus, LcdFrame } from '../firmware-sim/code-display/index.js';
 import { CodeDisplay } from './code-display/index.js';
+import { SerialCodeDisplay } from './code-display/serial.js';
 import { readDeviceFile } from './device-file.js';
 
 /** The kinds that show a one-time code: the code display and the audio code reader. */
@@ -60,4 +61,19 @@ export async function makeOtpDevice(
   const make = makers.get(kind);
   if (!make) throw new DeviceError('wrong-kind', `cannot make a ${kind} from a seed`);
   return make(key, out, options);
+}
+
+/**
+ * Opens something that shows a code for host tools and tests, virtual or physical, by address:
+ * `serial:PATH` is a device on a serial line (an emulated one that `serial serve` exposes, or a
+ * physical test jig, docs/serial-protocol.md); anything else is a device file.
+ */
+export async function openCodeSource(spec: string, options: DeviceOptions = {}): Promise<Authenticator<OtpKind>> {
+  if (typeof spec !== 'string' || spec === '') throw new DeviceError('bad-path', 'a device address is needed');
+  if (spec.startsWith('serial:')) {
+    const path = spec.slice('serial:'.length);
+    if (path === '') throw new DeviceError('bad-path', 'serial: needs a port path, e.g. serial:/dev/ttyUSB0');
+    return SerialCodeDisplay.open(path);
+  }
+  return openOtpDevice(spec, options);
 }

@@ -155,9 +155,12 @@ export function parseTime(input: string): number {
   if (/^-?\d+(\.\d+)?$/.test(s)) {
     const ms = Math.round(Number(s) * 1000);
     if (Number.isFinite(ms) && ms >= 0) return ms;
-  } else if (/^\d{4}-\d{2}-\d{2}/.test(s)) {
+  } else if (/^\d{4}-\d{2}-\d{2}$/.test(s) || /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(s)) {
+    // A time of day needs its zone (Z or ±hh:mm): the host's zone must not change the code.
     const ms = Date.parse(s);
     if (Number.isFinite(ms) && ms >= 0) return ms;
   }
-  throw new RangeError(`not a time: expected ISO 8601 or Unix seconds, got "${s.slice(0, 40)}"`);
+  throw new RangeError(
+    `not a time: expected ISO 8601 with a zone (2026-11-25T12:00:00Z) or Unix seconds, got "${s.slice(0, 40)}"`,
+  );
 }

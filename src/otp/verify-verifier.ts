@@ -153,26 +153,30 @@ export class OtpVerifier<K extends OtpDeviceKind = OtpDeviceKind> implements Ver
     const secret = decodeSecret(binding.secret);
     let check: TotpCheck | HotpCheck;
     let next: OtpBinding;
-    if (binding.type === 'totp') {
-      const params = { ...paramsOf(binding), secret };
-      const c = resyncTotp(params, binding.state, p1.code, p2.code, context.now, {
-        range: Math.max(1, Math.min(this.#opts.maxDriftSteps, 1000)),
-        maxDriftSteps: this.#opts.maxDriftSteps,
-      });
-      check = c;
-      next = { ...binding, state: c.state };
-    } else {
-      const c = resyncHotp(
-        { secret, algorithm: binding.algorithm, digits: binding.digits },
-        binding.state,
-        p1.code,
-        p2.code,
-        { lookAhead: this.#opts.bindLookAhead },
-      );
-      check = c;
-      next = { ...binding, state: c.state };
+    // The decoded secret is wiped however the check ends (a bad state or time throws).
+    try {
+      if (binding.type === 'totp') {
+        const params = { ...paramsOf(binding), secret };
+        const c = resyncTotp(params, binding.state, p1.code, p2.code, context.now, {
+          range: Math.max(1, Math.min(this.#opts.maxDriftSteps, 1000)),
+          maxDriftSteps: this.#opts.maxDriftSteps,
+        });
+        check = c;
+        next = { ...binding, state: c.state };
+      } else {
+        const c = resyncHotp(
+          { secret, algorithm: binding.algorithm, digits: binding.digits },
+          binding.state,
+          p1.code,
+          p2.code,
+          { lookAhead: this.#opts.bindLookAhead },
+        );
+        check = c;
+        next = { ...binding, state: c.state };
+      }
+    } finally {
+      secret.fill(0);
     }
-    secret.fill(0);
     if (serialOk !== 1) return { verified: false, reason: 'unknown-credential', binding };
     return { verified: check.ok, reason: check.reason, binding: check.ok ? next : binding };
   }
@@ -190,31 +194,35 @@ export class OtpVerifier<K extends OtpDeviceKind = OtpDeviceKind> implements Ver
     const secret = decodeSecret(binding.secret);
     let check: TotpCheck | HotpCheck;
     let next: OtpBinding;
-    if (binding.type === 'totp') {
-      const params: TotpParams = {
-        secret,
-        algorithm: binding.algorithm,
-        digits: binding.digits,
-        period: binding.period,
-        t0: binding.t0,
-      };
-      const c = verifyTotp(params, binding.state, message.code, context.now, {
-        window: atBind ? this.#opts.bindWindow : this.#opts.window,
-        maxDriftSteps: this.#opts.maxDriftSteps,
-      });
-      check = c;
-      next = { ...binding, state: c.state };
-    } else {
-      const c = verifyHotp(
-        { secret, algorithm: binding.algorithm, digits: binding.digits },
-        binding.state,
-        message.code,
-        { lookAhead: atBind ? this.#opts.bindLookAhead : this.#opts.lookAhead },
-      );
-      check = c;
-      next = { ...binding, state: c.state };
+    // The decoded secret is wiped however the check ends (a bad state or time throws).
+    try {
+      if (binding.type === 'totp') {
+        const params: TotpParams = {
+          secret,
+          algorithm: binding.algorithm,
+          digits: binding.digits,
+          period: binding.period,
+          t0: binding.t0,
+        };
+        const c = verifyTotp(params, binding.state, message.code, context.now, {
+          window: atBind ? this.#opts.bindWindow : this.#opts.window,
+          maxDriftSteps: this.#opts.maxDriftSteps,
+        });
+        check = c;
+        next = { ...binding, state: c.state };
+      } else {
+        const c = verifyHotp(
+          { secret, algorithm: binding.algorithm, digits: binding.digits },
+          binding.state,
+          message.code,
+          { lookAhead: atBind ? this.#opts.bindLookAhead : this.#opts.lookAhead },
+        );
+        check = c;
+        next = { ...binding, state: c.state };
+      }
+    } finally {
+      secret.fill(0);
     }
-    secret.fill(0);
     if (!serialOk) return { verified: false, reason: 'unknown-credential', binding };
     return { verified: check.ok, reason: check.reason, binding: check.ok ? next : binding };
   }

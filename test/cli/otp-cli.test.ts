@@ -1,6 +1,6 @@
 /** The first CLI verbs, run as a user runs them: exact forms, --help, exit codes, one-line errors. */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'mitid-cli-'));
 });
-afterAll(() => undefined);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A one-line error on stderr, no stack trace, nothing on stdout. */
 function expectOneLineError(r: { status: number | null; stdout: string; stderr: string }, pattern: RegExp) {
@@ -112,6 +112,28 @@ describe('a code display from the command line', () => {
   });
 });
 
+describe('import is all or nothing', () => {
+  it.each([
+    ['a secret too short for a token', 'B2,31323334,totp,6,30'],
+    ['a serial the device refuses', 'B_2,3132333435363738393031323334353637383930,totp,6,30'],
+    ['a period out of range', 'B2,3132333435363738393031323334353637383930,totp,6,999999'],
+  ])('a later key package with %s leaves the folder as it was', (_what, badLine) => {
+    const seed = join(dir, `partial-${Math.random().toString(36).slice(2)}.csv`);
+    writeFileSync(seed, `A1,3132333435363738393031323334353637383930,totp,6,30\n${badLine}\n`);
+    const out = join(dir, `partial-out-${Math.random().toString(36).slice(2)}`);
+    const r = runCli(['device', 'import', seed, '--out-dir', out]);
+    expectOneLineError(r, /key package 2|line 2/);
+    const left = (() => {
+      try {
+        return readdirSync(out);
+      } catch {
+        return [];
+      }
+    })();
+    expect(left).toEqual([]);
+  });
+});
+
 describe('errors are one clear line', () => {
   it.each([
     ['no arguments to press', ['press'], /missing argument/],
@@ -123,7 +145,8 @@ describe('errors are one clear line', () => {
     ['both password and key', ['device', 'import', 'x.pskc', '--password', 'p', '--key', '00', '--out-dir', 'd'], /not both/],
     ['missing serial', ['device', 'create', 'code-display', '--out', 'x.json'], /--serial is required/],
     ['missing seed file', ['device', 'import', 'no-such.pskc', '--out-dir', 'd'], /no such file or directory/],
-    ['missing serial port', ['serial', 'press', '--port', '/dev/no-such-tty', '--timeout', '500'], /.+/],
+    ['missing serial port', ['serial', 'press', '--port', '/dev/no-such-tty', '--timeout', '500'], /no-such-tty/],
+    ['bad drift', ['device', 'create', 'code-display', '--serial', 'D1', '--out', 'd1.json', '--drift', '0x10'], /--drift must be a number/],
   ])('%s', (_name, args, pattern) => {
     expectOneLineError(runCli(args, { cwd: dir }), pattern);
   });

@@ -18,7 +18,8 @@ describeWithTool('socat', toolAvailable('socat', ['-V']), 'serial CLI over a pty
       const r = runCli(['serial', 'press', '--port', pty.b, '--json']);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
-      const j = JSON.parse(r.stdout) as { code: string; text: string };
+      const j = JSON.parse(r.stdout) as { code: string; text: string; serial: string; kind: string };
+      expect([j.kind, j.serial]).toEqual(['code-display', 'SER001']);
       expect(j.code).toMatch(/^\d{6}$/);
       expect(j.text).toBe(`${j.code.slice(0, 3)} ${j.code.slice(3)}`);
       const plain = runCli(['serial', 'press', '--port', pty.b]);

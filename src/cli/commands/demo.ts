@@ -1,17 +1,19 @@
 /** `demo`: the main job on embedded defaults: virtual devices made from a vendor seed file, bound and verified. */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { UsageError } from '../../core/errors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Authenticator, VerifyContext } from '../../core/authenticator.js';
+import type { Authenticator, OtpProof, VerifyContext } from '../../core/authenticator.js';
 import { VirtualClock } from '../../core/clock.js';
 import { exportPskc, importSeedFile } from '../../otp/seed/index.js';
 import type { OtpKey } from '../../otp/types.js';
 import { OtpVerifier, type OtpBinding } from '../../otp/verify.js';
 import { openPtyPair } from '../../serial/pty.js';
 import { CodeDisplay, renderSvg, renderTerminal } from '../../../devices/code-display/index.js';
-import { SerialCodeDisplay, serveDeviceFile } from '../../../devices/code-display/serial.js';
+import { serveDeviceFile } from '../../../devices/code-display/serial.js';
+import { openCodeSource } from '../../../devices/factory.js';
 import { flag, printJson, str, type Command } from '../command.js';
 
 interface Row {
@@ -40,6 +42,9 @@ Options:
   options: { dir: { type: 'string' }, json: { type: 'boolean' } },
   async run(ctx) {
     const dirOpt = str(ctx, 'dir');
+    if (dirOpt !== undefined && (await readdir(dirOpt).catch(() => [])).length > 0) {
+      throw new UsageError('usage', `--dir ${dirOpt} is not empty; give a new or empty folder`);
+    }
     const dir = dirOpt ?? (await mkdtemp(join(tmpdir(), 'mitid-sim-demo-')));
     await mkdir(join(dir, 'devices'), { recursive: true });
     const rows: Row[] = [];
@@ -125,11 +130,11 @@ Options:
       const pty = await openPtyPair();
       const served = await serveDeviceFile(join(dir, 'devices', `${first.serial}.json`), pty.a, { reference: clock });
       try {
-        const jig = await SerialCodeDisplay.open(pty.b);
+        const jig = await openCodeSource(`serial:${pty.b}`);
         try {
           clock.advance(MINUTE);
           const proof = await jig.prove({});
-          const r = await verifier.verify(bindings.get(first.serial)!, proof, context());
+          const r = await verifier.verify(bindings.get(first.serial)!, proof as OtpProof, context());
           note('login over the serial line', first.serial, `code ${proof.code}: ${r.reason}`, r.verified);
         } finally {
           await jig.close();

@@ -1,6 +1,6 @@
 /** `device create|import|export`: making virtual OTP devices and moving their seeds in and out. */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { fromHex } from '../../core/bytes.js';
 import { DeviceError, UsageError } from '../../core/errors.js';
 import { exportOathCsv, exportPskc, importSeedFile } from '../../otp/seed/index.js';
@@ -9,7 +9,8 @@ import { CodeDisplay } from '../../../devices/code-display/index.js';
 import { type OtpKind, OtpKinds, makeOtpDevice, openOtpDevice } from '../../../devices/factory.js';
 import { flag, printJson, req, str, type Command, type CommandContext } from '../command.js';
 
-const SAFE_SERIAL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The serial form the device modules accept; it also names the file. */
+const SAFE_SERIAL = /^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/;
 
 function keyOption(ctx: CommandContext): Uint8Array | undefined {
   const hex = str(ctx, 'key');
@@ -39,7 +40,7 @@ const createCodeDisplay: Command = {
   summary: 'make a virtual code display (a new random TOTP key) in a device file',
   usage: 'device create code-display --serial SERIAL --out FILE [--drift PPM] [--json]',
   help: `Options:
-  --serial SERIAL   the serial number printed on the device (letters, digits, . _ -)
+  --serial SERIAL   the serial number printed on the device (1 to 32 letters, digits and -)
   --out FILE        the device file to write; it must not exist
   --drift PPM       the crystal's rate error in parts per million (default 0)
   --json            print what was made as JSON`,
@@ -48,8 +49,10 @@ const createCodeDisplay: Command = {
     const serial = req(ctx, 'serial');
     const out = req(ctx, 'out');
     const driftText = str(ctx, 'drift');
+    if (driftText !== undefined && !/^[+-]?\d+(\.\d+)?$/.test(driftText)) {
+      throw new UsageError('usage', '--drift must be a number of ppm, e.g. 20 or -3.5');
+    }
     const driftPpm = driftText === undefined ? 0 : Number(driftText);
-    if (!Number.isFinite(driftPpm)) throw new UsageError('usage', '--drift must be a number of ppm');
     const dev = await CodeDisplay.create({ serial, out, driftPpm });
     const status = dev.status();
     await dev.close();
@@ -92,12 +95,14 @@ Options:
     const key = keyOption(ctx);
     const keys = importSeedFile(bytes, { ...(password !== undefined ? { password } : {}), ...(key ? { key } : {}) });
     if (keys.length === 0) throw new DeviceError('empty-seed-file', `${seedPath} holds no key packages`);
-    // Check everything before writing anything.
+    // Check what can be checked cheaply, then make every device in a staging folder (the device
+    // module checks the rest: serial form, secret length, period); only when all are made are
+    // they linked into place, so a failure anywhere leaves DIR as it was.
     const seen = new Set<string>();
     const targets: Array<{ key: OtpKey; file: string }> = [];
     for (const [i, k] of keys.entries()) {
       const where = `key package ${i + 1} (serial ${JSON.stringify(k.serial).slice(0, 70)})`;
-      if (!SAFE_SERIAL.test(k.serial)) throw new DeviceError('bad-serial', `${where}: the serial cannot name a file`);
+      if (!SAFE_SERIAL.test(k.serial)) throw new DeviceError('bad-serial', `${where}: a serial is 1 to 32 letters, digits and -`);
       if (seen.has(k.serial.toLowerCase())) throw new DeviceError('duplicate-serial', `${where}: the serial appears twice`);
       seen.add(k.serial.toLowerCase());
       if (k.type !== 'totp') throw new DeviceError('not-time-based', `${where} is an HOTP key; a ${kind} is time-based (TOTP)`);
@@ -107,11 +112,31 @@ Options:
       targets.push({ key: k, file });
     }
     await mkdir(outDir, { recursive: true });
+    const staging = await mkdtemp(join(outDir, '.import-'));
+    const linked: string[] = [];
     const made: Array<{ serial: string; file: string }> = [];
-    for (const t of targets) {
-      const dev = await makeOtpDevice(kind, t.key, t.file);
-      await dev.close();
-      made.push({ serial: t.key.serial, file: t.file });
+    try {
+      for (const [i, t] of targets.entries()) {
+        const staged = join(staging, basename(t.file));
+        try {
+          const dev = await makeOtpDevice(kind, t.key, staged);
+          await dev.close();
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          throw new DeviceError('bad-key-package', `key package ${i + 1}: ${why}; nothing was imported`, { cause: e });
+        }
+      }
+      for (const t of targets) {
+        // link() fails if the name exists, so a file made meanwhile is never replaced.
+        await link(join(staging, basename(t.file)), t.file);
+        linked.push(t.file);
+        made.push({ serial: t.key.serial, file: t.file });
+      }
+    } catch (e) {
+      await Promise.all(linked.map((f) => unlink(f).catch(() => undefined)));
+      throw e;
+    } finally {
+      await rm(staging, { recursive: true, force: true });
     }
     if (flag(ctx, 'json')) printJson(ctx, { kind, devices: made });
     else for (const m of made) ctx.io.stdout(`${m.serial}\t${m.file}\n`);

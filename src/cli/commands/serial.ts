@@ -1,5 +1,5 @@
 /** `serial serve|press`: a virtual device on a serial line, and pressing a device over one. */
-import { pressOverSerial } from '../../serial/index.js';
+import { SerialClient, type DeviceIdentity, type LcdReading } from '../../serial/index.js';
 import { serveDeviceFile } from '../../../devices/code-display/serial.js';
 import { flag, printJson, req, str, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
@@ -54,9 +54,17 @@ const press: Command = {
   async run(ctx) {
     const port = req(ctx, 'port');
     const timeoutMs = timeoutOption(str(ctx, 'timeout'));
-    const r = await pressOverSerial(port, timeoutMs === undefined ? {} : { timeoutMs, pressTimeoutMs: timeoutMs });
+    const client = await SerialClient.open(port, timeoutMs === undefined ? {} : { timeoutMs, pressTimeoutMs: timeoutMs });
+    let r: LcdReading;
+    let id: DeviceIdentity;
+    try {
+      id = await client.identify();
+      r = await client.press();
+    } finally {
+      await client.close();
+    }
     if (flag(ctx, 'json')) {
-      printJson(ctx, { code: r.code, text: r.text, on: r.on, lowBattery: r.lowBattery, deviceTime: new Date(r.deviceTime).toISOString() });
+      printJson(ctx, { kind: id.kind, serial: id.serial, code: r.code, text: r.text, on: r.on, lowBattery: r.lowBattery, deviceTime: new Date(r.deviceTime).toISOString() });
     } else if (r.code === null) {
       ctx.io.stdout('(the screen stays blank)\n');
       return 1;
