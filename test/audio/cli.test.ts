@@ -187,8 +187,10 @@ describe('keys', () => {
     const r = await cli('keys', dev, 'red fn+3 fn+3', 'done', 'fn+7', '--json');
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout).outcomes;
-    expect(out.map((o: { action: string }) => o.action)).toEqual([
-      'read',
+    // The reader is normally still on from the commands before ('read'); it turns itself off two
+    // minutes after its last key, so on a very slow run red turns it on instead.
+    expect(['read', 'power-on']).toContain(out[0].action);
+    expect(out.slice(1).map((o: { action: string }) => o.action)).toEqual([
       'faster',
       'faster',
       'speech-ended',
