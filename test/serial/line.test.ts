@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CodeDisplay } from '../../devices/code-display/code-display.js';
 import {
   SerialCodeDisplay,
@@ -544,16 +544,13 @@ async function makeFirmwareLike() {
   });
 }
 
-describe('serial: pty pairs', () => {
-  it.skipIf(!toolAvailable('socat', ['-V']))(
-    'are two distinct ttys that stop cleanly',
-    async () => {
-      const pair = await openPtyPair();
-      expect(pair.a).not.toBe(pair.b);
-      expect(pair.a).toMatch(/^\/dev\//);
-      await pair.close();
-      await pair.close();
-      expect(() => process.kill(pair.pid, 0)).toThrow();
-    },
-  );
+describeWithTool('socat', toolAvailable('socat', ['-V']), 'serial: pty pairs', () => {
+  it('are two distinct ttys that stop cleanly', async () => {
+    const pair = await openPtyPair();
+    expect(pair.a).not.toBe(pair.b);
+    expect(pair.a).toMatch(/^\/dev\//);
+    await pair.close();
+    await pair.close();
+    expect(() => process.kill(pair.pid, 0)).toThrow();
+  });
 });
