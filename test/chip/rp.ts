@@ -5,6 +5,8 @@ import {
   verifyRegistrationResponse,
   type WebAuthnCredential,
 } from '@simplewebauthn/server';
+import type { WebAuthnBindResponse, WebAuthnProof } from '../../src/core/authenticator.js';
+import { toBase64Url } from '../../src/core/bytes.js';
 
 /** What a verified registration tells the RP (the parts the tests use). */
 export interface RegistrationInfo {
@@ -19,8 +21,6 @@ export interface AuthenticationInfo {
   readonly newCounter: number;
   readonly userVerified: boolean;
 }
-import type { WebAuthnBindResponse, WebAuthnProof } from '../../src/core/authenticator.js';
-import { toBase64Url } from '../../src/core/bytes.js';
 
 /** Adds `caDer` to the roots trusted for packed attestation (each virtual chip has its own test CA). */
 export function trustChipCa(caDer: Uint8Array): void {
