@@ -252,3 +252,63 @@ export async function showActivationCode(
     return code;
   });
 }
+
+/** What an administrator sees of one user: status, devices, orders, and whether a link is live. Never a secret. */
+export interface UserOverview {
+  readonly user: BusinessUser;
+  readonly authenticators: readonly {
+    readonly kind: string;
+    readonly serial: string;
+    readonly lockout: 'open' | 'temporarily-blocked' | 'blocked';
+  }[];
+  readonly orders: readonly {
+    readonly kind: string;
+    readonly serial: string | null;
+    readonly status: string;
+  }[];
+  /** A live (unused, unexpired, not superseded) activation link exists. */
+  readonly activationLinkLive: boolean;
+  /** A live handover activation code exists. */
+  readonly activationCodeLive: boolean;
+}
+
+/** The administrator's view of one user's state (any administrator role of the user's organisation). */
+export async function viewUser(
+  store: Store,
+  adminId: string,
+  businessUserId: string,
+): Promise<UserOverview> {
+  const user = await store.transaction((tx) => tx.users.get(businessUserId));
+  await authorise(store, adminId, 'view-users', user.organisationId, user.id);
+  return store.transaction(async (tx) => {
+    const current = await tx.users.get(businessUserId);
+    const bound = await tx.authenticators.forOwner('business-user', current.id);
+    const authenticators = await Promise.all(
+      bound.map(async (a) => ({
+        kind: a.kind,
+        serial: a.serial,
+        lockout: await tx.authenticators.lockoutStatus(a.id),
+      })),
+    );
+    const orders = (await tx.orders.forUser(current.id)).map((o) => ({
+      kind: o.kind,
+      serial: o.serial,
+      status: o.status,
+    }));
+    const live = await tx.db
+      .selectFrom('activation_links')
+      .select('id')
+      .where('business_user_id', '=', current.id)
+      .where('used_at', 'is', null)
+      .where('superseded_at', 'is', null)
+      .where('expires_at', '>', tx.now)
+      .executeTakeFirst();
+    return {
+      user: current,
+      authenticators,
+      orders,
+      activationLinkLive: live !== undefined,
+      activationCodeLive: await tx.codes.pending(current.id, 'handover'),
+    };
+  });
+}

@@ -15,6 +15,7 @@ import {
   listOutbox,
   resendActivationEmail,
   showActivationCode,
+  viewUser,
   startDevMailbox,
   type Admin,
   type Organisation,
@@ -167,6 +168,48 @@ function adminSuite(engine: 'sqlite' | 'postgres'): void {
     expect(await store.transaction((tx) => tx.links.consume(newToken!))).toMatchObject({
       ok: true,
     });
+  });
+
+  it("any administrator of the organisation sees a user's state; nobody else", async () => {
+    const created = await createBusinessUser(
+      store,
+      ua.id,
+      {
+        organisationId: org.id,
+        firstName: 'Bo',
+        surname: 'P',
+        email: 'bo@proevehuset.example',
+        birthDate: '1990-07-01',
+      },
+      { baseUrl: BASE },
+    );
+    await store.transaction(async (tx) => {
+      await tx.inventory.addChip({ serial: 'CHIP-7', organisationId: org.id });
+      await tx.orders.create({ businessUserId: created.user.id, kind: 'chip', orderedBy: ua.id });
+    });
+    const view = await viewUser(store, ra.id, created.user.id);
+    expect(view).toMatchObject({
+      user: { status: 'created', identifiedBy: 'birth-date' },
+      authenticators: [],
+      orders: [{ kind: 'chip', serial: 'CHIP-7', status: 'ordered' }],
+      activationLinkLive: true,
+      activationCodeLive: true,
+    });
+    expect(JSON.stringify(view)).not.toContain(created.activationCode!);
+    t.clock.advance(30 * 86_400_000);
+    expect(await viewUser(store, ua.id, created.user.id)).toMatchObject({
+      activationLinkLive: false,
+      activationCodeLive: false,
+    });
+    const plain = await store.transaction((tx) =>
+      tx.admins.create({
+        organisationId: org.id,
+        name: 'Ida',
+        email: 'ida@proevehuset.example',
+        role: 'trusted-employee',
+      }),
+    );
+    await expect(viewUser(store, plain.id, created.user.id)).rejects.toBeInstanceOf(ForbiddenError);
   });
 
   it('other roles and other organisations are refused, and the refusal stays in the audit log', async () => {
