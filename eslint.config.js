@@ -14,13 +14,19 @@ export default tseslint.config(
   {
     languageOptions: { ecmaVersion: 2023, sourceType: 'module' },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
     },
   },
   // src/core imports nothing of ours.
-  { files: ['src/core/**'], rules: forbid(['../*', '../../*', '../../../*'], 'src/core imports nothing outside src/core') },
+  {
+    files: ['src/core/**'],
+    rules: forbid(['../*', '../../*', '../../../*'], 'src/core imports nothing outside src/core'),
+  },
   // Protocol and engine layers import only src/core and each other.
   {
     files: ['src/otp/**', 'src/ctap/**', 'src/hid/**', 'src/serial/**', 'src/audio/**'],
@@ -32,12 +38,18 @@ export default tseslint.config(
   // Firmware never knows about host drivers or the service.
   {
     files: ['firmware-sim/**'],
-    rules: forbid(['**/devices/**', '**/activation/**', '**/cli/**'], 'firmware-sim never imports devices, the service or the CLI'),
+    rules: forbid(
+      ['**/devices/**', '**/activation/**', '**/cli/**'],
+      'firmware-sim never imports devices, the service or the CLI',
+    ),
   },
   // The service sees binding material and proofs, never a device object.
   {
     files: ['src/activation/**'],
-    rules: forbid(['**/devices/**', '**/firmware-sim/**', '**/cli/**'], 'src/activation never imports devices or firmware-sim'),
+    rules: forbid(
+      ['**/devices/**', '**/firmware-sim/**', '**/cli/**'],
+      'src/activation never imports devices or firmware-sim',
+    ),
   },
   {
     files: ['devices/**'],

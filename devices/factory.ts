@@ -30,7 +30,9 @@ type OtpOpener = (path: string, options: DeviceOptions) => Promise<OtpDevice>;
 type OtpMaker = (key: OtpKey, out: string, options: DeviceOptions) => Promise<OtpDevice>;
 
 const openers = new Map<OtpKind, OtpOpener>([['code-display', (p, o) => CodeDisplay.open(p, o)]]);
-const makers = new Map<OtpKind, OtpMaker>([['code-display', (k, out, o) => CodeDisplay.fromKey(k, out, o)]]);
+const makers = new Map<OtpKind, OtpMaker>([
+  ['code-display', (k, out, o) => CodeDisplay.fromKey(k, out, o)],
+]);
 
 /** Lets another OTP kind (the audio reader) plug into the factory. */
 export function registerOtpKind(kind: OtpKind, open: OtpOpener, make: OtpMaker): void {
@@ -68,11 +70,16 @@ export async function makeOtpDevice(
  * `serial:PATH` is a device on a serial line (an emulated one that `serial serve` exposes, or a
  * physical test jig, docs/serial-protocol.md); anything else is a device file.
  */
-export async function openCodeSource(spec: string, options: DeviceOptions = {}): Promise<Authenticator<OtpKind>> {
-  if (typeof spec !== 'string' || spec === '') throw new DeviceError('bad-path', 'a device address is needed');
+export async function openCodeSource(
+  spec: string,
+  options: DeviceOptions = {},
+): Promise<Authenticator<OtpKind>> {
+  if (typeof spec !== 'string' || spec === '')
+    throw new DeviceError('bad-path', 'a device address is needed');
   if (spec.startsWith('serial:')) {
     const path = spec.slice('serial:'.length);
-    if (path === '') throw new DeviceError('bad-path', 'serial: needs a port path, e.g. serial:/dev/ttyUSB0');
+    if (path === '')
+      throw new DeviceError('bad-path', 'serial: needs a port path, e.g. serial:/dev/ttyUSB0');
     return SerialCodeDisplay.open(path);
   }
   return openOtpDevice(spec, options);

@@ -35,7 +35,10 @@ export interface Command {
 }
 
 /** Parses `argv` for `cmd`, throwing UsageError with one clear line on bad input. */
-export function parseFor(cmd: Command, argv: string[]): { values: CommandContext['values']; positionals: string[] } {
+export function parseFor(
+  cmd: Command,
+  argv: string[],
+): { values: CommandContext['values']; positionals: string[] } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -83,6 +86,10 @@ export function flag(ctx: CommandContext, name: string): boolean {
 /** Prints `data` as one JSON document. Uint8Array values become hex. */
 export function printJson(ctx: CommandContext, data: unknown): void {
   ctx.io.stdout(
-    JSON.stringify(data, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v), 2) + '\n',
+    JSON.stringify(
+      data,
+      (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v),
+      2,
+    ) + '\n',
   );
 }

@@ -9,10 +9,14 @@ import { allCommands } from './commands/index.js';
 const NAME = 'mitid-sim';
 
 /** Finds the command whose path is the longest prefix of `argv`. */
-function findCommand(commands: readonly Command[], argv: string[]): { cmd: Command; rest: string[] } | undefined {
+function findCommand(
+  commands: readonly Command[],
+  argv: string[],
+): { cmd: Command; rest: string[] } | undefined {
   let best: Command | undefined;
   for (const c of commands) {
-    if (c.path.every((p, i) => argv[i] === p) && (!best || c.path.length > best.path.length)) best = c;
+    if (c.path.every((p, i) => argv[i] === p) && (!best || c.path.length > best.path.length))
+      best = c;
   }
   return best ? { cmd: best, rest: argv.slice(best.path.length) } : undefined;
 }
@@ -47,7 +51,11 @@ export function describeError(e: unknown): string {
 }
 
 /** Runs the CLI with `argv` (without node and script). Returns the exit code. */
-export async function runCli(argv: string[], io: CliIo, commands: readonly Command[] = allCommands): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CliIo,
+  commands: readonly Command[] = allCommands,
+): Promise<number> {
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
@@ -68,7 +76,10 @@ export async function runCli(argv: string[], io: CliIo, commands: readonly Comma
         io.stdout(overview(group));
         return argv.length === 1 ? 2 : 0;
       }
-      throw new UsageError('usage', `unknown command '${argv.slice(0, 2).join(' ')}'; run '${NAME} --help'`);
+      throw new UsageError(
+        'usage',
+        `unknown command '${argv.slice(0, 2).join(' ')}'; run '${NAME} --help'`,
+      );
     }
     const { cmd, rest } = found;
     const { values, positionals } = parseFor(cmd, rest);
@@ -80,7 +91,8 @@ export async function runCli(argv: string[], io: CliIo, commands: readonly Comma
     return code ?? 0;
   } catch (e) {
     io.stderr(`${NAME}: ${describeError(e)}\n`);
-    if (process.env.MITID_SIM_DEBUG === '1' && e instanceof Error && e.stack) io.stderr(e.stack + '\n');
+    if (process.env.MITID_SIM_DEBUG === '1' && e instanceof Error && e.stack)
+      io.stderr(e.stack + '\n');
     return e instanceof UsageError ? 2 : 1;
   } finally {
     process.off('SIGINT', stop);
@@ -99,7 +111,10 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
-  const io: CliIo = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
+  const io: CliIo = {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+  };
   runCli(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;

@@ -124,16 +124,35 @@ export interface AppProof {
 
 /** What each kind takes and gives; the Authenticator generic picks its row. */
 export interface AuthenticatorShapes {
-  'code-display': { bind: OtpBindRequest; bound: OtpBindResponse; challenge: OtpChallenge; proof: OtpProof };
-  'audio-reader': { bind: OtpBindRequest; bound: OtpBindResponse; challenge: OtpChallenge; proof: OtpProof };
-  chip: { bind: WebAuthnBindRequest; bound: WebAuthnBindResponse; challenge: WebAuthnChallenge; proof: WebAuthnProof };
+  'code-display': {
+    bind: OtpBindRequest;
+    bound: OtpBindResponse;
+    challenge: OtpChallenge;
+    proof: OtpProof;
+  };
+  'audio-reader': {
+    bind: OtpBindRequest;
+    bound: OtpBindResponse;
+    challenge: OtpChallenge;
+    proof: OtpProof;
+  };
+  chip: {
+    bind: WebAuthnBindRequest;
+    bound: WebAuthnBindResponse;
+    challenge: WebAuthnChallenge;
+    proof: WebAuthnProof;
+  };
   app: { bind: AppBindRequest; bound: AppBindResponse; challenge: AppChallenge; proof: AppProof };
 }
 
-export type BindRequest<K extends AuthenticatorKind = AuthenticatorKind> = AuthenticatorShapes[K]['bind'];
-export type BindResponse<K extends AuthenticatorKind = AuthenticatorKind> = AuthenticatorShapes[K]['bound'];
-export type Challenge<K extends AuthenticatorKind = AuthenticatorKind> = AuthenticatorShapes[K]['challenge'];
-export type Proof<K extends AuthenticatorKind = AuthenticatorKind> = AuthenticatorShapes[K]['proof'];
+export type BindRequest<K extends AuthenticatorKind = AuthenticatorKind> =
+  AuthenticatorShapes[K]['bind'];
+export type BindResponse<K extends AuthenticatorKind = AuthenticatorKind> =
+  AuthenticatorShapes[K]['bound'];
+export type Challenge<K extends AuthenticatorKind = AuthenticatorKind> =
+  AuthenticatorShapes[K]['challenge'];
+export type Proof<K extends AuthenticatorKind = AuthenticatorKind> =
+  AuthenticatorShapes[K]['proof'];
 
 /**
  * A MitID authenticator, emulated or physical. Host software (tests, the CLI, a browser bridge)

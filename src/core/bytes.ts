@@ -2,7 +2,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Throws a TypeError/RangeError naming `name` unless `x` is a Uint8Array of `length` bytes. */
-export function assertBytes(x: unknown, length: number | undefined, name: string): asserts x is Uint8Array {
+export function assertBytes(
+  x: unknown,
+  length: number | undefined,
+  name: string,
+): asserts x is Uint8Array {
   if (!(x instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
   if (length !== undefined && x.length !== length) {
     throw new RangeError(`${name} must be ${length} bytes, got ${x.length}`);
@@ -11,8 +15,10 @@ export function assertBytes(x: unknown, length: number | undefined, name: string
 
 /** Throws unless `x` is an integer in [min, max]; the message names `name`. */
 export function assertInt(x: unknown, min: number, max: number, name: string): asserts x is number {
-  if (typeof x !== 'number' || !Number.isInteger(x)) throw new TypeError(`${name} must be an integer`);
-  if (x < min || x > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${x}`);
+  if (typeof x !== 'number' || !Number.isInteger(x))
+    throw new TypeError(`${name} must be an integer`);
+  if (x < min || x > max)
+    throw new RangeError(`${name} must be between ${min} and ${max}, got ${x}`);
 }
 
 /**
@@ -81,7 +87,11 @@ export function toBase64Url(b: Uint8Array): string {
 
 /** Parses base64url (padding optional); throws TypeError naming `name` otherwise. */
 export function fromBase64Url(s: string, name = 'base64url'): Uint8Array {
-  if (typeof s !== 'string' || !/^[A-Za-z0-9_-]*={0,2}$/.test(s) || s.replace(/=+$/, '').length % 4 === 1) {
+  if (
+    typeof s !== 'string' ||
+    !/^[A-Za-z0-9_-]*={0,2}$/.test(s) ||
+    s.replace(/=+$/, '').length % 4 === 1
+  ) {
     throw new TypeError(`${name} is not valid base64url`);
   }
   return new Uint8Array(Buffer.from(s, 'base64url'));
@@ -110,7 +120,8 @@ export function toBase32(b: Uint8Array, pad = true): string {
 /** Parses RFC 4648 base32 (case-insensitive, padding and spaces optional). */
 export function fromBase32(s: string, name = 'base32'): Uint8Array {
   const clean = typeof s === 'string' ? s.replace(/[\s=]/g, '').toUpperCase() : '';
-  if (typeof s !== 'string' || !/^[A-Z2-7]*$/.test(clean)) throw new TypeError(`${name} is not valid base32`);
+  if (typeof s !== 'string' || !/^[A-Z2-7]*$/.test(clean))
+    throw new TypeError(`${name} is not valid base32`);
   const out: number[] = [];
   let bits = 0;
   let value = 0;

@@ -143,7 +143,8 @@ function checkPpm(ppm: number): number {
 }
 
 function assertTime(ms: number, name: string): void {
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new TypeError(`${name} must be a finite number of ms`);
+  if (typeof ms !== 'number' || !Number.isFinite(ms))
+    throw new TypeError(`${name} must be a finite number of ms`);
 }
 
 /**
@@ -155,7 +156,10 @@ export function parseTime(input: string): number {
   if (/^-?\d+(\.\d+)?$/.test(s)) {
     const ms = Math.round(Number(s) * 1000);
     if (Number.isFinite(ms) && ms >= 0) return ms;
-  } else if (/^\d{4}-\d{2}-\d{2}$/.test(s) || /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(s)) {
+  } else if (
+    /^\d{4}-\d{2}-\d{2}$/.test(s) ||
+    /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(s)
+  ) {
     // A time of day needs its zone (Z or ±hh:mm): the host's zone must not change the code.
     const ms = Date.parse(s);
     if (Number.isFinite(ms) && ms >= 0) return ms;

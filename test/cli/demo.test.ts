@@ -28,10 +28,15 @@ describe('mitid-sim demo', () => {
     expect(byStep('wrong code')[0]!.result).toMatch(/wrong-code$/);
     expect(byStep('login, clock')[0]!.step).toMatch(/1[67]\.\d s ahead/);
     const serial = byStep('serial line').concat(byStep('login over the serial line'))[0]!;
-    if (toolAvailable('socat', ['-V']) || process.env.CI === 'true') expect(serial.result).toMatch(/: ok$/);
+    if (toolAvailable('socat', ['-V']) || process.env.CI === 'true')
+      expect(serial.result).toMatch(/: ok$/);
     else expect(serial.result).toMatch(/socat is not installed/);
     // What it made is there to look at; the seed file does not hold a secret in the clear.
-    expect(readdirSync(join(dir, 'devices')).sort()).toEqual(['KV900001.json', 'KV900002.json', 'KV900003.json']);
+    expect(readdirSync(join(dir, 'devices')).sort()).toEqual([
+      'KV900001.json',
+      'KV900002.json',
+      'KV900003.json',
+    ]);
     expect(existsSync(join(dir, 'KV900001.svg'))).toBe(true);
     expect(readFileSync(join(dir, 'vendor-seeds.pskc'), 'utf8')).toMatch(/EncryptedValue/);
   });

@@ -11,14 +11,24 @@ describeWithTool('socat', toolAvailable('socat', ['-V']), 'serial CLI over a pty
   it('presses a served virtual code display from a second process, and the device file keeps the press', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mitid-serial-cli-'));
     const file = join(dir, 'cd.json');
-    expect(runCli(['device', 'create', 'code-display', '--serial', 'SER001', '--out', file]).status).toBe(0);
+    expect(
+      runCli(['device', 'create', 'code-display', '--serial', 'SER001', '--out', file]).status,
+    ).toBe(0);
     const pty = await openPtyPair();
-    const server = await startCli(['serial', 'serve', file, '--port', pty.a], /serving code-display SER001/);
+    const server = await startCli(
+      ['serial', 'serve', file, '--port', pty.a],
+      /serving code-display SER001/,
+    );
     try {
       const r = runCli(['serial', 'press', '--port', pty.b, '--json']);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
-      const j = JSON.parse(r.stdout) as { code: string; text: string; serial: string; kind: string };
+      const j = JSON.parse(r.stdout) as {
+        code: string;
+        text: string;
+        serial: string;
+        kind: string;
+      };
       expect([j.kind, j.serial]).toEqual(['code-display', 'SER001']);
       expect(j.code).toMatch(/^\d{6}$/);
       expect(j.text).toBe(`${j.code.slice(0, 3)} ${j.code.slice(3)}`);
@@ -29,16 +39,24 @@ describeWithTool('socat', toolAvailable('socat', ['-V']), 'serial CLI over a pty
       await pty.close();
     }
     // Two presses went through the line and were saved to the device file.
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as { presses?: number; counters?: { presses?: number } };
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+      presses?: number;
+      counters?: { presses?: number };
+    };
     expect(JSON.stringify(saved)).toMatch(/"presses":\s*2/);
   });
 
   it('stops with one line when the port goes away under it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mitid-serial-cli-'));
     const file = join(dir, 'cd.json');
-    expect(runCli(['device', 'create', 'code-display', '--serial', 'SER002', '--out', file]).status).toBe(0);
+    expect(
+      runCli(['device', 'create', 'code-display', '--serial', 'SER002', '--out', file]).status,
+    ).toBe(0);
     const pty = await openPtyPair();
-    const server = await startCli(['serial', 'serve', file, '--port', pty.a], /serving code-display SER002/);
+    const server = await startCli(
+      ['serial', 'serve', file, '--port', pty.a],
+      /serving code-display SER002/,
+    );
     const exited = new Promise<number | null>((r) => server.child.once('exit', (c) => r(c)));
     await pty.close();
     expect(await exited).toBe(1);

@@ -86,13 +86,17 @@ describe('constantTimeEqual', () => {
 
 describe('asserters', () => {
   it('name the parameter', () => {
-    expect(() => assertBytes('x', 32, 'clientDataHash')).toThrow(/clientDataHash must be a Uint8Array/);
+    expect(() => assertBytes('x', 32, 'clientDataHash')).toThrow(
+      /clientDataHash must be a Uint8Array/,
+    );
     expect(() => assertBytes(new Uint8Array(31), 32, 'clientDataHash')).toThrow(RangeError);
     expect(() => assertBytes(new Uint8Array(32), 32, 'clientDataHash')).not.toThrow();
     expect(() => assertInt(1.5, 0, 10, 'digits')).toThrow(/digits must be an integer/);
     expect(() => assertInt(11, 0, 10, 'digits')).toThrow(/digits must be between 0 and 10/);
   });
   it('concatBytes joins', () => {
-    expect(concatBytes(new Uint8Array([1]), new Uint8Array([]), new Uint8Array([2, 3]))).toEqual(new Uint8Array([1, 2, 3]));
+    expect(concatBytes(new Uint8Array([1]), new Uint8Array([]), new Uint8Array([2, 3]))).toEqual(
+      new Uint8Array([1, 2, 3]),
+    );
   });
 });

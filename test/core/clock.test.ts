@@ -67,9 +67,12 @@ describe('parseTime', () => {
     ['2026-11-25T12:00:00.000z', T],
     ['2026-11-25', Date.UTC(2026, 10, 25)],
   ])('%s', (s, ms) => expect(parseTime(s)).toBe(ms));
-  it.each(['', 'yesterday', '-5', '12:00', '2026-13-45T99:00:00Z', '2026-11-25T12:00:00'])('rejects %j', (s) => {
-    expect(() => parseTime(s)).toThrow(RangeError);
-  });
+  it.each(['', 'yesterday', '-5', '12:00', '2026-13-45T99:00:00Z', '2026-11-25T12:00:00'])(
+    'rejects %j',
+    (s) => {
+      expect(() => parseTime(s)).toThrow(RangeError);
+    },
+  );
 });
 
 describe('errors', () => {

@@ -13,8 +13,16 @@ describe('generators refuse bad parameters with OtpError', () => {
     ['empty secret', () => generateHotp({ secret: new Uint8Array() }, 0), 'bad-secret'],
     ['string secret', () => generateHotp({ secret: 'abc' as never }, 0), 'bad-secret'],
     ['huge secret', () => generateHotp({ secret: new Uint8Array(2000) }, 0), 'bad-secret'],
-    ['prototype name as algorithm', () => generateHotp({ secret, algorithm: 'toString' as never }, 0), 'bad-algorithm'],
-    ['__proto__ as algorithm', () => generateHotp({ secret, algorithm: '__proto__' as never }, 0), 'bad-algorithm'],
+    [
+      'prototype name as algorithm',
+      () => generateHotp({ secret, algorithm: 'toString' as never }, 0),
+      'bad-algorithm',
+    ],
+    [
+      '__proto__ as algorithm',
+      () => generateHotp({ secret, algorithm: '__proto__' as never }, 0),
+      'bad-algorithm',
+    ],
     ['MD5', () => generateHotp({ secret, algorithm: 'MD5' as never }, 0), 'bad-algorithm'],
     ['5 digits', () => generateHotp({ secret, digits: 5 }, 0), 'bad-digits'],
     ['9 digits', () => generateHotp({ secret, digits: 9 }, 0), 'bad-digits'],

@@ -59,7 +59,11 @@ describe('tampering and wrong keys (RFC 6030 figure 6 and 7)', () => {
       '<Secret><PlainValue>QUFBQUFBQUFBQUFBQUFBQUFBQUE=</PlainValue></Secret>',
     );
     expect(swapped).not.toBe(fig6);
-    const err = expectSeedError(() => importPskc(swapped, { key: FIG6_KEY }), 'unencrypted-secret', SECRETS);
+    const err = expectSeedError(
+      () => importPskc(swapped, { key: FIG6_KEY }),
+      'unencrypted-secret',
+      SECRETS,
+    );
     expect(err.message).toMatch(/key package 1/);
     // Without the caller's key the file still says it is encrypted (EncryptionKey, MACMethod).
     expectSeedError(() => importPskc(swapped), 'unencrypted-secret', SECRETS);

@@ -12,11 +12,15 @@ export interface CliResult {
 }
 
 function ensureBuilt(): void {
-  if (!existsSync(CLI)) throw new Error('the CLI is not built: run `npm run build` (npm test does it first)');
+  if (!existsSync(CLI))
+    throw new Error('the CLI is not built: run `npm run build` (npm test does it first)');
 }
 
 /** Runs `mitid-sim ...args` to completion. */
-export function runCli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliResult {
+export function runCli(
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): CliResult {
   ensureBuilt();
   const r = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',

@@ -20,13 +20,20 @@ export function toolAvailable(command: string, args: string[] = ['--version']): 
  * `describe` that needs a tool. Missing tool: the suite is skipped with its reason in the name,
  * except under `CI=true`, where a single failing test says which tool is missing.
  */
-export function describeWithTool(tool: string, available: boolean, name: string, fn: () => void): void {
+export function describeWithTool(
+  tool: string,
+  available: boolean,
+  name: string,
+  fn: () => void,
+): void {
   if (available) {
     describe(name, fn);
   } else if (process.env.CI === 'true') {
     describe(name, () => {
       it(`needs ${tool}`, () => {
-        throw new Error(`${tool} is missing: under CI=true a suite may not skip (install it in .ci/run)`);
+        throw new Error(
+          `${tool} is missing: under CI=true a suite may not skip (install it in .ci/run)`,
+        );
       });
     });
   } else {

@@ -28,7 +28,8 @@ const DAY = 86_400_000;
 
 const demo: Command = {
   path: ['demo'],
-  summary: 'run the showcase on embedded defaults: seed file in, virtual devices, bind, login, serial line',
+  summary:
+    'run the showcase on embedded defaults: seed file in, virtual devices, bind, login, serial line',
   usage: 'demo [--dir DIR] [--json]',
   help: `Makes a vendor-style PSKC seed file (AES-128 pre-shared key, MAC checked) for three code
 displays, imports it into virtual devices, binds each to the verifier with its serial and a current
@@ -50,7 +51,10 @@ Options:
     const rows: Row[] = [];
     const note = (step: string, device: string, result: string, ok: boolean) => {
       rows.push({ step, device, result, ok });
-      if (!flag(ctx, 'json')) ctx.io.stdout(`${ok ? 'ok  ' : 'FAIL'}  ${step.padEnd(34)} ${device.padEnd(10)} ${result}\n`);
+      if (!flag(ctx, 'json'))
+        ctx.io.stdout(
+          `${ok ? 'ok  ' : 'FAIL'}  ${step.padEnd(34)} ${device.padEnd(10)} ${result}\n`,
+        );
     };
 
     // 1. A token vendor ships a seed file: three TOTP keys, encrypted with a pre-shared AES key.
@@ -67,8 +71,15 @@ Options:
     }));
     const seedPath = join(dir, 'vendor-seeds.pskc');
     await writeFile(seedPath, exportPskc(vendorKeys, { key: transportKey }), { mode: 0o600 });
-    const inventory = importSeedFile(new Uint8Array(await readFile(seedPath)), { key: transportKey });
-    note('import PSKC seed file (AES + MAC)', '3 keys', `${inventory.length} key packages`, inventory.length === 3);
+    const inventory = importSeedFile(new Uint8Array(await readFile(seedPath)), {
+      key: transportKey,
+    });
+    note(
+      'import PSKC seed file (AES + MAC)',
+      '3 keys',
+      `${inventory.length} key packages`,
+      inventory.length === 3,
+    );
 
     // 2. Virtual devices made from the same seeds; one has a crystal that runs 20 ppm fast.
     const clock = new VirtualClock();
@@ -89,13 +100,23 @@ Options:
       const bound = await dev.bind({});
       const r = await verifier.bind({ key: inventory[i]!, bound }, context());
       bindings.set(dev.serial, r.binding);
-      note('bind with serial + current code', dev.serial, `code ${bound.code}: ${r.reason}`, r.verified);
+      note(
+        'bind with serial + current code',
+        dev.serial,
+        `code ${bound.code}: ${r.reason}`,
+        r.verified,
+      );
     }
 
     // 4. Logins a minute later; a replay and a wrong code are refused.
     clock.advance(MINUTE);
     const first = devices[0]!;
-    const login = async (dev: Authenticator<'code-display'>, label: string, expectOk: boolean, code?: string) => {
+    const login = async (
+      dev: Authenticator<'code-display'>,
+      label: string,
+      expectOk: boolean,
+      code?: string,
+    ) => {
       const proof = await dev.prove({});
       const sent = code === undefined ? proof : { ...proof, code };
       const r = await verifier.verify(bindings.get(dev.serial)!, sent, context());
@@ -128,14 +149,25 @@ Options:
       note('serial line (pty pair)', first.serial, 'skipped: socat is not installed', true);
     } else {
       const pty = await openPtyPair();
-      const served = await serveDeviceFile(join(dir, 'devices', `${first.serial}.json`), pty.a, { reference: clock });
+      const served = await serveDeviceFile(join(dir, 'devices', `${first.serial}.json`), pty.a, {
+        reference: clock,
+      });
       try {
         const jig = await openCodeSource(`serial:${pty.b}`);
         try {
           clock.advance(MINUTE);
           const proof = await jig.prove({});
-          const r = await verifier.verify(bindings.get(first.serial)!, proof as OtpProof, context());
-          note('login over the serial line', first.serial, `code ${proof.code}: ${r.reason}`, r.verified);
+          const r = await verifier.verify(
+            bindings.get(first.serial)!,
+            proof as OtpProof,
+            context(),
+          );
+          note(
+            'login over the serial line',
+            first.serial,
+            `code ${proof.code}: ${r.reason}`,
+            r.verified,
+          );
         } finally {
           await jig.close();
         }
@@ -147,7 +179,10 @@ Options:
 
     const ok = rows.every((r) => r.ok);
     if (flag(ctx, 'json')) printJson(ctx, { ok, dir, steps: rows });
-    else ctx.io.stdout(`\n${ok ? 'all steps behaved as expected' : 'SOME STEPS FAILED'}; files are in ${dir}\n`);
+    else
+      ctx.io.stdout(
+        `\n${ok ? 'all steps behaved as expected' : 'SOME STEPS FAILED'}; files are in ${dir}\n`,
+      );
     return ok ? 0 : 1;
   },
 };

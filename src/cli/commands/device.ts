@@ -18,7 +18,10 @@ function keyOption(ctx: CommandContext): Uint8Array | undefined {
   try {
     return fromHex(hex, '--key');
   } catch {
-    throw new UsageError('usage', '--key must be the pre-shared key in hex (32 hex digits for AES-128)');
+    throw new UsageError(
+      'usage',
+      '--key must be the pre-shared key in hex (32 hex digits for AES-128)',
+    );
   }
 }
 
@@ -44,7 +47,12 @@ const createCodeDisplay: Command = {
   --out FILE        the device file to write; it must not exist
   --drift PPM       the crystal's rate error in parts per million (default 0)
   --json            print what was made as JSON`,
-  options: { serial: { type: 'string' }, out: { type: 'string' }, drift: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    serial: { type: 'string' },
+    out: { type: 'string' },
+    drift: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   async run(ctx) {
     const serial = req(ctx, 'serial');
     const out = req(ctx, 'out');
@@ -56,7 +64,15 @@ const createCodeDisplay: Command = {
     const dev = await CodeDisplay.create({ serial, out, driftPpm });
     const status = dev.status();
     await dev.close();
-    if (flag(ctx, 'json')) printJson(ctx, { kind: dev.kind, serial, file: out, algorithm: status.algorithm, digits: status.digits, period: status.period });
+    if (flag(ctx, 'json'))
+      printJson(ctx, {
+        kind: dev.kind,
+        serial,
+        file: out,
+        algorithm: status.algorithm,
+        digits: status.digits,
+        period: status.period,
+      });
     else ctx.io.stdout(`made code display ${serial} in ${out}\n`);
   },
 };
@@ -64,7 +80,8 @@ const createCodeDisplay: Command = {
 const importCmd: Command = {
   path: ['device', 'import'],
   summary: 'make one device file per key package of a PSKC or OATH CSV seed file',
-  usage: 'device import SEEDFILE [--password P | --key HEX] --out-dir DIR [--kind code-display|audio-reader] [--json]',
+  usage:
+    'device import SEEDFILE [--password P | --key HEX] --out-dir DIR [--kind code-display|audio-reader] [--json]',
   help: `Reads a PSKC (RFC 6030) file (plain, pre-shared AES key, or PBKDF2 password) or an OATH CSV
 file (serial,hexkey,hotp|totp,digits,counter|period) and writes DIR/SERIAL.json for each key.
 All or nothing: a tampered MAC, a wrong key or password, a malformed file, a file that already
@@ -89,12 +106,17 @@ Options:
     const seedPath = ctx.positionals[0]!;
     const outDir = req(ctx, 'out-dir');
     const kind = (str(ctx, 'kind') ?? 'code-display') as OtpKind;
-    if (!OtpKinds.includes(kind)) throw new UsageError('usage', '--kind must be code-display or audio-reader');
+    if (!OtpKinds.includes(kind))
+      throw new UsageError('usage', '--kind must be code-display or audio-reader');
     const bytes = new Uint8Array(await readFile(seedPath));
     const password = str(ctx, 'password');
     const key = keyOption(ctx);
-    const keys = importSeedFile(bytes, { ...(password !== undefined ? { password } : {}), ...(key ? { key } : {}) });
-    if (keys.length === 0) throw new DeviceError('empty-seed-file', `${seedPath} holds no key packages`);
+    const keys = importSeedFile(bytes, {
+      ...(password !== undefined ? { password } : {}),
+      ...(key ? { key } : {}),
+    });
+    if (keys.length === 0)
+      throw new DeviceError('empty-seed-file', `${seedPath} holds no key packages`);
     // Check what can be checked cheaply, then make every device in a staging folder (the device
     // module checks the rest: serial form, secret length, period); only when all are made are
     // they linked into place, so a failure anywhere leaves DIR as it was.
@@ -102,13 +124,21 @@ Options:
     const targets: Array<{ key: OtpKey; file: string }> = [];
     for (const [i, k] of keys.entries()) {
       const where = `key package ${i + 1} (serial ${JSON.stringify(k.serial).slice(0, 70)})`;
-      if (!SAFE_SERIAL.test(k.serial)) throw new DeviceError('bad-serial', `${where}: a serial is 1 to 32 letters, digits and -`);
-      if (seen.has(k.serial.toLowerCase())) throw new DeviceError('duplicate-serial', `${where}: the serial appears twice`);
+      if (!SAFE_SERIAL.test(k.serial))
+        throw new DeviceError('bad-serial', `${where}: a serial is 1 to 32 letters, digits and -`);
+      if (seen.has(k.serial.toLowerCase()))
+        throw new DeviceError('duplicate-serial', `${where}: the serial appears twice`);
       seen.add(k.serial.toLowerCase());
-      if (k.type !== 'totp') throw new DeviceError('not-time-based', `${where} is an HOTP key; a ${kind} is time-based (TOTP)`);
-      if (k.digits !== 6) throw new DeviceError('bad-digits', `${where} has ${k.digits} digits; a ${kind} shows 6`);
+      if (k.type !== 'totp')
+        throw new DeviceError(
+          'not-time-based',
+          `${where} is an HOTP key; a ${kind} is time-based (TOTP)`,
+        );
+      if (k.digits !== 6)
+        throw new DeviceError('bad-digits', `${where} has ${k.digits} digits; a ${kind} shows 6`);
       const file = join(outDir, `${k.serial}.json`);
-      if (await exists(file)) throw new DeviceError('device-file-exists', `${file} already exists; nothing was imported`);
+      if (await exists(file))
+        throw new DeviceError('device-file-exists', `${file} already exists; nothing was imported`);
       targets.push({ key: k, file });
     }
     await mkdir(outDir, { recursive: true });
@@ -123,7 +153,11 @@ Options:
           await dev.close();
         } catch (e) {
           const why = e instanceof Error ? e.message : String(e);
-          throw new DeviceError('bad-key-package', `key package ${i + 1}: ${why}; nothing was imported`, { cause: e });
+          throw new DeviceError(
+            'bad-key-package',
+            `key package ${i + 1}: ${why}; nothing was imported`,
+            { cause: e },
+          );
         }
       }
       for (const t of targets) {
@@ -153,11 +187,17 @@ const exportCmd: Command = {
   --key HEX          PSKC: protect the key with this pre-shared AES-128 key (hex)
   --out PATH         write here instead of standard output (never replaces a file)`,
   positionals: [1, 1],
-  options: { format: { type: 'string' }, password: { type: 'string' }, key: { type: 'string' }, out: { type: 'string' } },
+  options: {
+    format: { type: 'string' },
+    password: { type: 'string' },
+    key: { type: 'string' },
+    out: { type: 'string' },
+  },
   async run(ctx) {
     onlyOneSecret(ctx);
     const format = req(ctx, 'format');
-    if (format !== 'pskc' && format !== 'csv') throw new UsageError('usage', '--format must be pskc or csv');
+    if (format !== 'pskc' && format !== 'csv')
+      throw new UsageError('usage', '--format must be pskc or csv');
     const password = str(ctx, 'password');
     const key = keyOption(ctx);
     if (format === 'csv' && (password !== undefined || key)) {
@@ -170,7 +210,10 @@ const exportCmd: Command = {
       text =
         format === 'csv'
           ? exportOathCsv([k])
-          : exportPskc([k], { ...(password !== undefined ? { password } : {}), ...(key ? { key } : {}) });
+          : exportPskc([k], {
+              ...(password !== undefined ? { password } : {}),
+              ...(key ? { key } : {}),
+            });
     } finally {
       await dev.close();
     }

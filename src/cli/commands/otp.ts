@@ -13,7 +13,10 @@ export function atOption(ctx: CommandContext): number | undefined {
   try {
     return parseTime(at);
   } catch {
-    throw new UsageError('usage', `--at must be ISO 8601 (2026-11-25T12:00:00Z) or Unix seconds, got "${at.slice(0, 40)}"`);
+    throw new UsageError(
+      'usage',
+      `--at must be ISO 8601 (2026-11-25T12:00:00Z) or Unix seconds, got "${at.slice(0, 40)}"`,
+    );
   }
 }
 
@@ -81,7 +84,12 @@ Options:
       if (flag(ctx, 'json')) {
         printJson(ctx, {
           kind: dev.kind,
-          screen: { on: frame.on, text: frame.text, code: frame.code, lowBattery: frame.lowBattery },
+          screen: {
+            on: frame.on,
+            text: frame.text,
+            code: frame.code,
+            lowBattery: frame.lowBattery,
+          },
           status: { ...status, deviceTime: new Date(status.deviceTime).toISOString() },
           ...(svgPath !== undefined ? { svg: svgPath } : {}),
         });

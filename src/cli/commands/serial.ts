@@ -7,7 +7,8 @@ import { UsageError } from '../../core/errors.js';
 function timeoutOption(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = Number(text);
-  if (!Number.isInteger(ms) || ms < 1 || ms > 600_000) throw new UsageError('usage', '--timeout must be whole ms from 1 to 600000');
+  if (!Number.isInteger(ms) || ms < 1 || ms > 600_000)
+    throw new UsageError('usage', '--timeout must be whole ms from 1 to 600000');
   return ms;
 }
 
@@ -23,7 +24,9 @@ Every press and clock setting is saved to FILE before it is answered. Stop with 
   async run(ctx) {
     const port = req(ctx, 'port');
     const served = await serveDeviceFile(ctx.positionals[0]!, port);
-    ctx.io.stdout(`serving ${served.device.kind} ${served.device.serial} on ${port} (Ctrl-C to stop)\n`);
+    ctx.io.stdout(
+      `serving ${served.device.kind} ${served.device.serial} on ${port} (Ctrl-C to stop)\n`,
+    );
     // Runs until Ctrl-C, or until the port goes away (a USB adapter unplugged, socat ended).
     const portGone = await Promise.race([
       new Promise<false>((resolve) => {
@@ -54,7 +57,10 @@ const press: Command = {
   async run(ctx) {
     const port = req(ctx, 'port');
     const timeoutMs = timeoutOption(str(ctx, 'timeout'));
-    const client = await SerialClient.open(port, timeoutMs === undefined ? {} : { timeoutMs, pressTimeoutMs: timeoutMs });
+    const client = await SerialClient.open(
+      port,
+      timeoutMs === undefined ? {} : { timeoutMs, pressTimeoutMs: timeoutMs },
+    );
     let r: LcdReading;
     let id: DeviceIdentity;
     try {
@@ -64,7 +70,15 @@ const press: Command = {
       await client.close();
     }
     if (flag(ctx, 'json')) {
-      printJson(ctx, { kind: id.kind, serial: id.serial, code: r.code, text: r.text, on: r.on, lowBattery: r.lowBattery, deviceTime: new Date(r.deviceTime).toISOString() });
+      printJson(ctx, {
+        kind: id.kind,
+        serial: id.serial,
+        code: r.code,
+        text: r.text,
+        on: r.on,
+        lowBattery: r.lowBattery,
+        deviceTime: new Date(r.deviceTime).toISOString(),
+      });
     } else if (r.code === null) {
       ctx.io.stdout('(the screen stays blank)\n');
       return 1;

@@ -95,9 +95,15 @@ class Keyring {
       return key;
     }
     if (!this.#pbkdf)
-      fail('needs-key', `${where}: the file is encrypted with a pre-shared key; give the pre-shared key (--key)`);
+      fail(
+        'needs-key',
+        `${where}: the file is encrypted with a pre-shared key; give the pre-shared key (--key)`,
+      );
     if (password === undefined)
-      fail('needs-password', `${where}: the file is encrypted with a password; give the password (--password)`);
+      fail(
+        'needs-password',
+        `${where}: the file is encrypted with a password; give the password (--password)`,
+      );
     const length = this.#pbkdf.keyLength ?? cipher.keyBytes;
     if (length !== cipher.keyBytes) {
       fail(
