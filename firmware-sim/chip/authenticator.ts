@@ -108,6 +108,13 @@ const SEALED_EDDSA = 0x02;
 /** Algorithms we make credentials with, as getInfo lists them. */
 const ALGORITHMS: readonly number[] = [Cose.ES256, CoseOkp.EdDSA];
 
+/**
+ * How many opened credential keys the chip keeps in RAM. Opening a credential ID (AES-GCM, then
+ * importing the scalar as a signing key) costs several times the signature itself; a real
+ * authenticator would keep a few hot keys in RAM the same way.
+ */
+const KEY_CACHE_SIZE = 16;
+
 /** The CBOR options for requests: canonical, at most four levels (CTAP 2.1 §8). */
 const REQUEST_CBOR = { maxDepth: 4, maxLength: 7609 } as const;
 
@@ -118,6 +125,13 @@ interface OpenedCredential {
   readonly credProtect: number;
   readonly hmacSecret: boolean;
   readonly resident?: ResidentCredential;
+}
+
+/** What opening a credential ID yields, kept in the volatile key cache. */
+interface CachedKey {
+  readonly key: CredentialKey;
+  readonly credProtect: number;
+  readonly hmacSecret: boolean;
 }
 
 interface PinToken {
@@ -157,6 +171,11 @@ function status(code: number): Uint8Array {
 
 function ok(body?: unknown): Uint8Array {
   return body === undefined ? Uint8Array.of(0) : concatBytes(Uint8Array.of(0), encodeCbor(body));
+}
+
+/** The bytes as a string, one character per byte: a cheap exact Map key. */
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
 
 function u32(n: number): Uint8Array {
@@ -200,6 +219,14 @@ export class ChipAuthenticator implements CtapHidApplication {
   #enumRps: { rps: string[]; expires: number } | null = null;
   #enumCreds: { creds: ResidentCredential[]; expires: number } | null = null;
   #lastPress = -Infinity;
+  /**
+   * Credential keys already opened, by credential ID and RP ID hash (both public), least recently
+   * used first. Volatile: emptied at power-up and reset, never persisted, never logged. A hit
+   * stands for a successful open of exactly these bytes under the current wrap key.
+   */
+  readonly #keyCache = new Map<string, CachedKey>();
+  /** The last RP ID and its hash: assertions mostly repeat the same RP. */
+  #rpIdHashCache: { rpId: string; hash: Uint8Array } | null = null;
 
   constructor(state: ChipPersistentState, env: AuthenticatorEnvironment, upMode: UpMode) {
     this.#s = structuredClone(state) as Mutable<ChipPersistentState>;
@@ -246,6 +273,7 @@ export class ChipAuthenticator implements CtapHidApplication {
     this.#enumRps = null;
     this.#enumCreds = null;
     this.#lastPress = -Infinity;
+    this.#keyCache.clear();
   }
 
   /** The user touches the button. */
@@ -429,20 +457,52 @@ export class ChipAuthenticator implements CtapHidApplication {
 
   #openCredential(id: Uint8Array, rpIdHash: Uint8Array): OpenedCredential | null {
     if (id.length !== CRED_ID_LENGTH || id[0] !== CRED_ID_VERSION) return null;
-    const plain = open(fromHex(this.#s.wrapKey), id.subarray(1, 13), rpIdHash, id.subarray(13));
-    if (plain === null || plain.length !== 34) return null;
-    const idHex = toHex(id);
-    const resident = this.#s.credentials.find((c) => c.id === idHex);
+    const cacheKey = latin1(id) + latin1(rpIdHash);
+    let opened = this.#keyCache.get(cacheKey);
+    if (opened) {
+      // Most recently used goes last.
+      this.#keyCache.delete(cacheKey);
+    } else {
+      const plain = open(fromHex(this.#s.wrapKey), id.subarray(1, 13), rpIdHash, id.subarray(13));
+      if (plain === null || plain.length !== 34) return null;
+      opened = {
+        key:
+          plain[33]! & SEALED_EDDSA
+            ? ed25519Key(plain.subarray(0, 32))
+            : es256Key(p256FromScalar(plain.subarray(0, 32)), this.#deterministic),
+        credProtect: plain[32]!,
+        hmacSecret: (plain[33]! & SEALED_HMAC_SECRET) !== 0,
+      };
+      plain.fill(0);
+      if (this.#keyCache.size >= KEY_CACHE_SIZE) {
+        const oldest = this.#keyCache.keys().next();
+        if (!oldest.done) this.#keyCache.delete(oldest.value);
+      }
+    }
+    this.#keyCache.set(cacheKey, opened);
+    // Looked up every time: a discoverable credential may have been deleted or renamed since.
+    const resident = this.#s.credentials.length > 0 ? this.#resident(id) : undefined;
     return {
       id: new Uint8Array(id),
-      key:
-        plain[33]! & SEALED_EDDSA
-          ? ed25519Key(plain.subarray(0, 32))
-          : es256Key(p256FromScalar(plain.subarray(0, 32)), this.#deterministic),
-      credProtect: plain[32]!,
-      hmacSecret: (plain[33]! & SEALED_HMAC_SECRET) !== 0,
+      key: opened.key,
+      credProtect: opened.credProtect,
+      hmacSecret: opened.hmacSecret,
       ...(resident ? { resident } : {}),
     };
+  }
+
+  #resident(id: Uint8Array): ResidentCredential | undefined {
+    const idHex = toHex(id);
+    return this.#s.credentials.find((c) => c.id === idHex);
+  }
+
+  /** SHA-256 of the RP ID, remembered for the last RP asked about. */
+  #rpIdHash(rpId: string): Uint8Array {
+    const c = this.#rpIdHashCache;
+    if (c !== null && c.rpId === rpId) return c.hash;
+    const hash = sha256(utf8(rpId));
+    this.#rpIdHashCache = { rpId, hash };
+    return hash;
   }
 
   #authData(
@@ -693,7 +753,7 @@ export class ChipAuthenticator implements CtapHidApplication {
     }
 
     // Step 7: locate credentials.
-    const rpIdHash = sha256(utf8(rpId));
+    const rpIdHash = this.#rpIdHash(rpId);
     let creds: OpenedCredential[] = [];
     const fromAllowList = allowList !== undefined && allowList.length > 0;
     if (fromAllowList) {
@@ -1003,6 +1063,7 @@ export class ChipAuthenticator implements CtapHidApplication {
       this.#s.pinRetries = PIN_RETRIES_MAX;
       // A new wrap key: every credential made before the reset stops working.
       this.#s.wrapKey = toHex(this.#env.random(32));
+      this.#keyCache.clear();
       this.#token = null;
       this.#keyAgreement = generateP256(this.#env.random);
       this.#persist();
