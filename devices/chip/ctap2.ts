@@ -247,10 +247,10 @@ export class Ctap2Client {
     name: string,
     options: CtapCallOptions = {},
   ): Promise<CborMap | undefined> {
-    const body = params === undefined ? new Uint8Array(0) : encodeCbor(params);
-    const request = new Uint8Array(1 + body.length);
-    request[0] = command;
-    request.set(body, 1);
+    const request =
+      params === undefined
+        ? Uint8Array.of(command)
+        : encodeCbor(params, { prefix: Uint8Array.of(command) });
     let pause = this.#busyBackoffMs;
     for (let attempt = 0; ; attempt++) {
       let answer: Uint8Array;

@@ -169,8 +169,10 @@ function status(code: number): Uint8Array {
   return Uint8Array.of(code);
 }
 
+const OK_PREFIX = Uint8Array.of(CtapStatus.CTAP2_OK);
+
 function ok(body?: unknown): Uint8Array {
-  return body === undefined ? Uint8Array.of(0) : concatBytes(Uint8Array.of(0), encodeCbor(body));
+  return body === undefined ? Uint8Array.of(0) : encodeCbor(body, { prefix: OK_PREFIX });
 }
 
 /** The bytes as a string, one character per byte: a cheap exact Map key. */

@@ -74,8 +74,11 @@ function invalid(message: string): CtapError {
 
 /** Grows as items are written. */
 class Writer {
-  #buf = new Uint8Array(256);
+  #buf: Uint8Array;
   #len = 0;
+  constructor(size = 256) {
+    this.#buf = new Uint8Array(size);
+  }
   #ensure(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
     let size = this.#buf.length * 2;
@@ -260,27 +263,70 @@ function encodeInto(w: Writer, value: unknown, depth: number): void {
       );
     }
   }
-  const entries: [unknown, unknown][] =
-    value instanceof Map ? [...value.entries()] : Object.entries(value as Record<string, unknown>);
-  const isMap = value instanceof Map;
-  const encoded = entries
-    .filter(([, v]) => isMap || v !== undefined)
-    .map(([k, v]) => {
-      const kw = new Writer();
-      encodeInto(kw, k, depth + 1);
-      return { key: kw.result(), v };
-    });
-  encoded.sort((a, b) => compareCanonicalKeys(a.key, b.key));
-  for (let i = 1; i < encoded.length; i++) {
-    if (compareCanonicalKeys(encoded[i - 1]!.key, encoded[i]!.key) === 0) {
+  const keys: Uint8Array[] = [];
+  const values: unknown[] = [];
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      keys.push(encodedKey(k, depth + 1));
+      values.push(v);
+    }
+  } else {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (v === undefined) continue;
+      keys.push(encodedKey(k, depth + 1));
+      values.push(v);
+    }
+  }
+  // Callers mostly build maps in canonical order already; sort only when they did not.
+  let sorted = true;
+  for (let i = 1; i < keys.length && sorted; i++) {
+    if (compareCanonicalKeys(keys[i - 1]!, keys[i]!) >= 0) sorted = false;
+  }
+  writeHead(w, MAJOR_MAP, keys.length);
+  if (sorted) {
+    for (let i = 0; i < keys.length; i++) {
+      w.bytes(keys[i]!);
+      encodeInto(w, values[i], depth + 1);
+    }
+    return;
+  }
+  const order = keys.map((_, i) => i);
+  order.sort((a, b) => compareCanonicalKeys(keys[a]!, keys[b]!));
+  for (let i = 1; i < order.length; i++) {
+    if (compareCanonicalKeys(keys[order[i - 1]!]!, keys[order[i]!]!) === 0) {
       throw new TypeError('CBOR map has two keys with the same encoding');
     }
   }
-  writeHead(w, MAJOR_MAP, encoded.length);
-  for (const { key, v } of encoded) {
-    w.bytes(key);
-    encodeInto(w, v, depth + 1);
+  for (const i of order) {
+    w.bytes(keys[i]!);
+    encodeInto(w, values[i], depth + 1);
   }
+}
+
+/**
+ * Encodings of small integer and short text map keys, which CTAP uses over and over. An
+ * encoding depends on the key alone, so it is computed once; the tables stop growing at a bound.
+ */
+const intKeys = new Map<number, Uint8Array>();
+const textKeys = new Map<string, Uint8Array>();
+const KEY_CACHE_LIMIT = 1024;
+
+function encodedKey(k: unknown, depth: number): Uint8Array {
+  const cache =
+    typeof k === 'number'
+      ? Number.isSafeInteger(k) && k >= -1024 && k <= 1024 && !Object.is(k, -0)
+        ? intKeys
+        : null
+      : typeof k === 'string' && k.length <= 64
+        ? textKeys
+        : null;
+  const hit = (cache as Map<unknown, Uint8Array> | null)?.get(k);
+  if (hit) return hit;
+  const kw = new Writer(16);
+  encodeInto(kw, k, depth);
+  const key = kw.result();
+  if (cache && cache.size < KEY_CACHE_LIMIT) (cache as Map<unknown, Uint8Array>).set(k, key);
+  return key;
 }
 
 /** Floats in the shortest of half, single, double that keeps the value (RFC 8949 §4.2.2). */
@@ -312,10 +358,20 @@ function writeFloat(w: Writer, x: number): void {
  * that are `undefined` are left out, which is how optional CTAP parameters are omitted). Non-integer numbers become the
  * shortest exact float (RFC 8949 §4.2.2), which CTAP messages never contain.
  */
-export function encodeCbor(value: unknown): Uint8Array {
+export function encodeCbor(value: unknown, options: CborEncodeOptions = {}): Uint8Array {
   const w = new Writer();
+  if (options.prefix !== undefined) w.bytes(options.prefix);
   encodeInto(w, value, 0);
   return w.result();
+}
+
+/** Options of {@link encodeCbor}. */
+export interface CborEncodeOptions {
+  /**
+   * Bytes written before the item, e.g. a CTAP command or status byte (CTAP 2.1 §8.1), so the
+   * message is built in one buffer instead of being copied behind its first byte.
+   */
+  readonly prefix?: Uint8Array;
 }
 
 // ---------------------------------------------------------------------------------------------
