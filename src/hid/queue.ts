@@ -8,9 +8,10 @@ interface Waiter {
 }
 
 /**
- * Input reports waiting to be read. Delivery always happens on a later tick (never inside the
- * `push` or `read` call), so callers cannot come to depend on synchronous answers that a real
- * device never gives.
+ * Input reports waiting to be read. A read always settles later (never inside the `push` or
+ * `read` call), so callers cannot come to depend on synchronous answers that a real device never
+ * gives. Reports already queued are handed out as promise settlements, not one event-loop turn
+ * each, so a multi-report answer reaches its reader in one turn.
  */
 export class ReportQueue {
   readonly #reports: Uint8Array[] = [];
@@ -27,7 +28,8 @@ export class ReportQueue {
     const waiter = this.#waiters.shift();
     if (waiter) {
       clearTimeout(waiter.timer);
-      setImmediate(() => waiter.resolve(report));
+      // Settling a promise runs the reader later, never inside this call.
+      waiter.resolve(report);
       return;
     }
     if (this.#reports.length >= this.capacity) {
@@ -44,7 +46,7 @@ export class ReportQueue {
       return Promise.reject(new RangeError('timeoutMs must be a non-negative number'));
     }
     const ready = this.#reports.shift();
-    if (ready) return new Promise((resolve) => setImmediate(() => resolve(ready)));
+    if (ready) return Promise.resolve(ready);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         resolve,

@@ -94,15 +94,27 @@ export class VirtualHidTransport implements HidTransport {
     }
     this.#writing = true;
     // Copy now: the caller may reuse its buffer once the promise settles, as with a real device.
-    const copy = new Uint8Array(report);
+    this.#outgoing = new Uint8Array(report);
     return new Promise((resolve) => {
-      setImmediate(() => {
-        this.#writing = false;
-        if (!this.#closed) this.#carry(copy, 'to-device', (r) => this.#deliverToDevice(r));
-        resolve();
-      });
+      this.#written = resolve;
+      setImmediate(this.#flush);
     });
   }
+
+  /** The write in flight: the report, and how to tell the writer it has gone. */
+  #outgoing: Uint8Array | null = null;
+  #written: (() => void) | null = null;
+
+  /** Hands the report in flight to the firmware, one tick after write(); bound once. */
+  readonly #flush = (): void => {
+    const report = this.#outgoing;
+    const resolve = this.#written;
+    this.#outgoing = null;
+    this.#written = null;
+    this.#writing = false;
+    if (report && !this.#closed) this.#carry(report, 'to-device');
+    resolve?.();
+  };
 
   read(timeoutMs: number): Promise<Uint8Array> {
     return this.#queue.read(timeoutMs);
@@ -126,13 +138,20 @@ export class VirtualHidTransport implements HidTransport {
   }
 
   #toHost(reports: Uint8Array[]): void {
-    for (const r of reports) this.#carry(new Uint8Array(r), 'to-host', (x) => this.#queue.push(x));
+    for (const r of reports) this.#carry(new Uint8Array(r), 'to-host');
+  }
+
+  #deliver(report: Uint8Array, direction: HidDirection): void {
+    if (direction === 'to-device') this.#deliverToDevice(report);
+    else this.#queue.push(report);
   }
 
   /** Applies the next fault queued for `direction`, if any, then hands the report on. */
-  #carry(report: Uint8Array, direction: HidDirection, deliver: (r: Uint8Array) => void): void {
+  #carry(report: Uint8Array, direction: HidDirection): void {
+    if (this.#faults.length === 0) return this.#deliver(report, direction);
     const i = this.#faults.findIndex((f) => f.direction === direction);
     const fault = i >= 0 ? this.#faults.splice(i, 1)[0] : undefined;
+    const deliver = (r: Uint8Array): void => this.#deliver(r, direction);
     if (!fault) return deliver(report);
     switch (fault.type) {
       case 'drop':
