@@ -257,7 +257,7 @@ export class AudioReaderFirmware {
 
   /** What the screen shows (the code display's LCD: the code read aloud is shown too). */
   lcd(): LcdFrame {
-    return this.#token.lcd();
+    return this.#frame();
   }
 
   /** The reader's report on itself. */
@@ -266,6 +266,7 @@ export class AudioReaderFirmware {
     const r = this.#r;
     return {
       ...t,
+      displayOn: this.#frame().on,
       firmwareVersion: r.firmwareVersion,
       on: this.#isOn(t.deviceTime),
       lang: r.settings.lang,
@@ -452,6 +453,13 @@ export class AudioReaderFirmware {
     interrupted: number | null,
     utterances: Utterance[],
   ): KeyOutcome {
-    return { key, action, interrupted, utterances, lcd: this.#token.lcd() };
+    return { key, action, interrupted, utterances, lcd: this.#frame() };
+  }
+
+  /** The token's LCD while the reader is on; a blank screen once it is off (held red, auto-off). */
+  #frame(): LcdFrame {
+    const frame = this.#token.lcd();
+    if (!frame.on || this.#isOn(frame.deviceTime)) return frame;
+    return { on: false, text: '', code: null, lowBattery: false, deviceTime: frame.deviceTime };
   }
 }

@@ -75,6 +75,28 @@ describe('red key', () => {
     expect(fw.status().rateWpm).toBe(150);
   });
 
+  it('held red blanks the screen: an off reader shows no code (nor after auto-off)', () => {
+    const { fw, clock } = make({ autoOffMs: 10_000 });
+    const code = fw.key('red').utterances[0]!.code;
+    expect(fw.lcd().code).toBe(code);
+    fw.key('done');
+    const off = fw.key('red-long');
+    expect(off.action).toBe('power-off');
+    expect(off.lcd.on).toBe(false);
+    expect(off.lcd.code).toBeNull();
+    expect(off.lcd.text).toBe('');
+    expect(fw.lcd().on).toBe(false);
+    expect(fw.lcd().code).toBeNull();
+    expect(fw.status().on).toBe(false);
+    expect(fw.status().displayOn).toBe(false);
+    // Keys while off leave it blank; red turns it on and shows the code again.
+    expect(fw.key('3').lcd.code).toBeNull();
+    expect(fw.key('red').lcd.code).toBe(independentTotp(key, START));
+    clock.advance(11_000);
+    expect(fw.status().on).toBe(false);
+    expect(fw.lcd().code).toBeNull();
+  });
+
   it('the reader turns itself off after autoOffMs', () => {
     const { fw, clock } = make({ autoOffMs: 10_000 });
     fw.key('red');
