@@ -211,7 +211,12 @@ export class AudioReaderFirmware {
 
     if (key === 'red') {
       if (!wasOn) {
-        this.#r = { ...this.#r, power: { on: true, lastActivity: now } };
+        // Sticky mode latches on this press too: red, 3 from off is fn+3 (as red, 3 is when on).
+        this.#r = {
+          ...this.#r,
+          power: { on: true, lastActivity: now },
+          latched: this.#r.settings.sticky,
+        };
         return this.#readCode(key, 'power-on', interrupted);
       }
       const latched = this.#r.settings.sticky;

@@ -212,6 +212,26 @@ describe('sticky function key (EN 301 549 §5.9: no two keys at once)', () => {
     }
   });
 
+  it('with sticky on and the reader off, the power-on red latches too: red, 3 is fn+3', () => {
+    const { fw } = make({ sticky: true });
+    expect(fw.status().on).toBe(false);
+    const on = fw.key('red');
+    expect(on.action).toBe('power-on');
+    expect(fw.status().latched).toBe(true);
+    const up = fw.key('3');
+    expect(up.action).toBe('faster');
+    expect(up.interrupted).toBe(on.utterances[0]!.id);
+    expect(fw.status().rateWpm).toBe(RATE_STEPS[RATE_STEPS.indexOf(150) + 1]);
+    expect(fw.status().latched).toBe(false);
+  });
+
+  it('without sticky mode the power-on red latches nothing: red, 3 only stops the speech', () => {
+    const { fw } = make();
+    fw.key('red');
+    expect(fw.status().latched).toBe(false);
+    expect(fw.key('3').action).toBe('stop');
+  });
+
   it('fn+5 toggles it too', () => {
     const { fw } = make();
     fw.key('red');
