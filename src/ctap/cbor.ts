@@ -63,6 +63,12 @@ const MAJOR_TAG = 6;
 const MAJOR_SIMPLE = 7;
 
 const textEncoder = new TextEncoder();
+
+/** True when every byte is below 0x80: then the UTF-8 text is those code units as they are. */
+function isAscii(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) return false;
+  return true;
+}
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function invalid(message: string): CtapError {
@@ -95,6 +101,28 @@ class Writer {
     this.#ensure(b.length);
     this.#buf.set(b, this.#len);
     this.#len += b.length;
+  }
+  /**
+   * Writes `s` as a text string when every code unit is ASCII (then UTF-8 is the same bytes) and
+   * returns true; otherwise writes nothing and returns false.
+   */
+  ascii(s: string): boolean {
+    const n = s.length;
+    for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return false;
+    writeHead(this, MAJOR_TEXT, n);
+    this.#ensure(n);
+    const buf = this.#buf;
+    let at = this.#len;
+    for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i);
+    this.#len = at;
+    return true;
+  }
+  get capacity(): number {
+    return this.#buf.length;
+  }
+  /** Starts over, keeping the buffer. */
+  reset(): void {
+    this.#len = 0;
   }
   result(): Uint8Array {
     return this.#buf.slice(0, this.#len);
@@ -211,6 +239,9 @@ function encodeInto(w: Writer, value: unknown, depth: number): void {
       writeInteger(w, value);
       return;
     case 'string': {
+      // CTAP's strings are mostly short ASCII (RP IDs, "public-key", map keys): written as is,
+      // with no encoder call; anything else goes through TextEncoder.
+      if (value.length < 256 && w.ascii(value)) return;
       const b = textEncoder.encode(value);
       writeHead(w, MAJOR_TEXT, b.length);
       w.bytes(b);
@@ -359,11 +390,30 @@ function writeFloat(w: Writer, x: number): void {
  * shortest exact float (RFC 8949 §4.2.2), which CTAP messages never contain.
  */
 export function encodeCbor(value: unknown, options: CborEncodeOptions = {}): Uint8Array {
-  const w = new Writer();
-  if (options.prefix !== undefined) w.bytes(options.prefix);
-  encodeInto(w, value, 0);
-  return w.result();
+  // One scratch buffer serves every call; a call made while it is in use (from a getter on a
+  // value being encoded) gets its own.
+  const w = scratchInUse ? new Writer() : scratch;
+  const own = w === scratch;
+  if (own) {
+    scratchInUse = true;
+    w.reset();
+  }
+  try {
+    if (options.prefix !== undefined) w.bytes(options.prefix);
+    encodeInto(w, value, 0);
+    return w.result();
+  } finally {
+    if (own) {
+      scratchInUse = false;
+      // A rare huge value should not pin its buffer for the life of the process.
+      if (w.capacity > SCRATCH_KEEP) scratch = new Writer(1024);
+    }
+  }
 }
+
+let scratch = new Writer(1024);
+const SCRATCH_KEEP = 64 * 1024;
+let scratchInUse = false;
 
 /** Options of {@link encodeCbor}. */
 export interface CborEncodeOptions {
@@ -489,6 +539,7 @@ class Reader {
           this.pos += n;
         }
         if (major === MAJOR_BYTES) return raw;
+        if (n !== null && n <= 64 && isAscii(raw)) return String.fromCharCode(...raw);
         try {
           return textDecoder.decode(raw);
         } catch {

@@ -193,6 +193,11 @@ export class Reassembler {
     return [...this.#partials.keys()];
   }
 
+  /** How many channels have a partial message (no array made: asked once per report). */
+  get pendingCount(): number {
+    return this.#partials.size;
+  }
+
   /** Forgets the partial message on `cid` (timeout, resync). */
   abort(cid: number): void {
     this.#partials.delete(cid);
@@ -324,7 +329,7 @@ export class CtapHidDevice {
 
   /** True while a message is half received or a reply is pending. */
   get busy(): boolean {
-    return this.#reassembler.pendingChannels.length > 0 || this.#processing !== null;
+    return this.#reassembler.pendingCount > 0 || this.#processing !== null;
   }
 
   /** Allocated channels, oldest first. */
@@ -445,7 +450,7 @@ export class CtapHidDevice {
       this.#reassembler.abort(cid);
       return [errorReport(cid, CtapHidErr.INVALID_SEQ)];
     }
-    if (this.#processing || this.#reassembler.pendingChannels.length > 0) {
+    if (this.#processing || this.#reassembler.pendingCount > 0) {
       return [errorReport(cid, CtapHidErr.CHANNEL_BUSY)];
     }
     this.#lastPacketAt = now;
