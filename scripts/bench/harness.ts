@@ -35,6 +35,14 @@ export interface BenchCase {
   /** Releases what the case set up (sockets, files, databases). */
   teardown?(): void | Promise<void>;
   /**
+   * Further figures worked out from this case's per-trial rates (e.g. a time as a fraction of
+   * something), printed after the measured ones. Cases without it get only the measured figures.
+   */
+  derive?(
+    rates: TrialRates,
+    base: { readonly trials: number; readonly clock: 'cpu' | 'wall' },
+  ): Figure[];
+  /**
    * What slices are timed with. `cpu` (the default) is this process's CPU time: on a shared
    * machine the time the core is taken away is not counted against whoever was running, which
    * makes ratios of CPU-bound work in this process far steadier. `wall` is for work that waits
@@ -51,6 +59,13 @@ export interface BenchModule {
   cases(): BenchCase[] | Promise<BenchCase[]>;
 }
 
+/** Each contender's rate (operations/s) in every trial, trial by trial. */
+export interface TrialRates {
+  readonly ours: readonly number[];
+  readonly limit: readonly number[];
+  readonly peer?: readonly number[];
+}
+
 /** One ratio of one figure, as printed and as written to JSON. */
 export interface Figure {
   readonly name: string;
@@ -58,10 +73,13 @@ export interface Figure {
   /** Our rate (median over trials). */
   readonly value: number;
   readonly unit: string;
-  /** Median over trials of (our rate / their rate) in the same trial: above 1 is faster. */
+  /**
+   * Median over trials of (our rate / their rate) in the same trial: above 1 is faster. A derived
+   * figure (see {@link BenchCase.derive}) with `precision` says in its description how to read it.
+   */
   readonly ratio: number;
-  /** What the ratio is against. */
-  readonly against: 'limit' | 'peer';
+  /** What the ratio is against: a measured contender, or a fixed goal. */
+  readonly against: 'limit' | 'peer' | 'goal';
   /** Who that is, and their median rate. */
   readonly againstLabel: string;
   readonly againstValue: number;
@@ -70,6 +88,11 @@ export interface Figure {
   readonly trials: number;
   /** The clock the slices were timed with (see {@link BenchCase.clock}). */
   readonly clock: 'cpu' | 'wall';
+  /**
+   * Significant digits to print value, ratio and the other's value with (small quantities such
+   * as fractions); without it values print as whole rates and ratios with two decimals.
+   */
+  readonly precision?: number;
 }
 
 /** How long and how often to measure. */
@@ -213,7 +236,14 @@ export async function measure(
       clock,
     };
   };
-  return c.peer ? [figure(1, 'limit'), figure(2, 'peer')] : [figure(1, 'limit')];
+  const measured = c.peer ? [figure(1, 'limit'), figure(2, 'peer')] : [figure(1, 'limit')];
+  if (!c.derive) return measured;
+  const byTrial: TrialRates = {
+    ours,
+    limit: rates[1]!,
+    ...(c.peer ? { peer: rates[2]! } : {}),
+  };
+  return [...measured, ...c.derive(byTrial, { trials, clock })];
 }
 
 /** Formats a rate with thousands separators and no false precision. */
@@ -223,13 +253,18 @@ export function formatRate(x: number): string {
 
 /** The table printed for people. */
 export function formatTable(figures: readonly Figure[]): string {
-  const rows = figures.map((f) => [
-    f.name,
-    `${formatRate(f.value)} ${f.unit}`,
-    `${f.ratio.toFixed(2)}x ${f.against}`,
-    `${f.ratioRange[0].toFixed(2)}–${f.ratioRange[1].toFixed(2)}`,
-    `${f.againstLabel}: ${formatRate(f.againstValue)}`,
-  ]);
+  const rows = figures.map((f) => {
+    const p = f.precision;
+    const value = (x: number): string => (p === undefined ? formatRate(x) : x.toPrecision(p));
+    const ratio = (x: number): string => (p === undefined ? x.toFixed(2) : x.toPrecision(p));
+    return [
+      f.name,
+      `${value(f.value)} ${f.unit}`,
+      `${ratio(f.ratio)}x ${f.against}`,
+      `${ratio(f.ratioRange[0])}–${ratio(f.ratioRange[1])}`,
+      `${f.againstLabel}: ${value(f.againstValue)}`,
+    ];
+  });
   const head = ['figure', 'ours', 'ratio', 'range', 'against'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
