@@ -1,7 +1,7 @@
 /** Codes spoken digit by digit: each digit rendered once per voice and rate, cached, and assembled. */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { AudioError } from './errors.js';
 import { sineTone, trimSilence } from './dsp.js';
@@ -101,13 +101,24 @@ export function checkEndTone(t: EndTone | false): EndTone | false {
  */
 export class CodeSpeaker {
   readonly engine: SpeechEngine;
-  /** Where rendered digits are also kept across runs (engines with a cacheKey only). */
+  /**
+   * Where rendered digits are also kept across runs (engines with a cacheKey only). Used only
+   * when it is a directory of this user that nobody else may write to (see {@link safeCacheDir});
+   * otherwise the digits stay in memory.
+   */
   readonly cacheDir: string | undefined;
+  /** The rates whose digits are kept on disk; other rates are kept in memory only. */
+  readonly cacheRates: ReadonlySet<number>;
   readonly #cache = new Map<string, Promise<readonly Pcm[]>>();
+  #dirReady: Promise<boolean> | undefined;
 
-  constructor(engine: SpeechEngine, options: { readonly cacheDir?: string } = {}) {
+  constructor(
+    engine: SpeechEngine,
+    options: { readonly cacheDir?: string; readonly cacheRates?: readonly number[] } = {},
+  ) {
     this.engine = engine;
     this.cacheDir = options.cacheDir;
+    this.cacheRates = new Set(options.cacheRates ?? [DEFAULT_RATE_WPM]);
   }
 
   /** The trimmed renderings of 0-9 for this language, voice and rate (cached). */
@@ -130,16 +141,25 @@ export class CodeSpeaker {
   }
 
   async #renderDigits(lang: SpeechLanguage, rate: number, voice: string): Promise<readonly Pcm[]> {
-    const file =
-      this.cacheDir && this.engine.cacheKey
-        ? join(this.cacheDir, `${this.engine.cacheKey}-${lang}-${voice}-${rate}.digits.json`)
-        : undefined;
+    const build = this.engine.cacheKey;
+    const dir = this.cacheDir;
+    // Only the rates asked for (a reader's own steps) go to disk: an analyser estimates a rate
+    // per file, and those would pile up one file each.
+    const onDisk =
+      dir !== undefined &&
+      build !== undefined &&
+      this.cacheRates.has(rate) &&
+      (await (this.#dirReady ??= safeCacheDir(dir)));
+    const key = `${build}\u0000${lang}\u0000${voice}\u0000${rate}`;
+    const file = onDisk
+      ? join(dir, `${safeName(build)}-${lang}-${safeName(voice)}-${rate}.digits.json`)
+      : undefined;
     if (file) {
-      const kept = await readDigitFile(file);
+      const kept = await readDigitFile(file, key);
       if (kept) return Object.freeze(kept);
     }
     const out = await this.#renderFresh(lang, rate, voice);
-    if (file) await writeDigitFile(file, out);
+    if (file) await writeDigitFile(file, key, out);
     return out;
   }
 
@@ -215,53 +235,129 @@ export class CodeSpeaker {
   }
 }
 
-/** Reads ten cached digits; undefined when the file is missing or not exactly what we write. */
-async function readDigitFile(file: string): Promise<Pcm[] | undefined> {
+/** The format tag of a digit file; a file with another tag is rendered again. */
+const DIGIT_FILE_FORMAT = 'mitid-sim-digits/2';
+/** No digit file is larger: ten digits of at most 20 s each at 384 kHz would be far more. */
+const MAX_DIGIT_FILE_BYTES = 32 * 1024 * 1024;
+
+/** A file-name-safe form of an engine build or voice name. */
+function safeName(x: string): string {
+  return x.replace(/[^A-Za-z0-9.@_+-]/g, '_');
+}
+
+/** SHA-256 (hex) over the cache key, the sample rate and every digit's samples (little-endian). */
+function digitsDigest(key: string, sampleRate: number, digits: readonly Buffer[]): string {
+  const h = createHash('sha256');
+  h.update(`${DIGIT_FILE_FORMAT}\u0000${key}\u0000${sampleRate}`);
+  for (const d of digits) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(d.length);
+    h.update(len);
+    h.update(d);
+  }
+  return h.digest('hex');
+}
+
+/**
+ * Makes (mode 0700) or checks the digit cache directory: it must be a real directory (not a
+ * link), owned by this user, and not writable by group or others, since anyone who can write
+ * there could make the reader speak digits of their choosing. False means: keep digits in memory.
+ */
+export async function safeCacheDir(dir: string): Promise<boolean> {
   try {
-    const j = JSON.parse(await readFile(file, 'utf8')) as {
-      sampleRate?: unknown;
-      digits?: unknown;
-    };
+    await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    const st = await lstat(dir);
+    if (!st.isDirectory()) return false;
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) return false;
+    return process.platform === 'win32' || (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads ten cached digits; undefined when the file is missing, is not a plain file, or is not
+ * exactly what {@link writeDigitFile} wrote for this key (format, lengths and the SHA-256 of the
+ * content): such a file is rendered again, never trusted.
+ */
+async function readDigitFile(file: string, key: string): Promise<Pcm[] | undefined> {
+  try {
+    const st = await lstat(file);
+    if (!st.isFile() || st.size > MAX_DIGIT_FILE_BYTES) return undefined;
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) return undefined;
+    const fh = await open(file, 'r');
+    let text: string;
+    try {
+      text = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
+    const j = JSON.parse(text) as Record<string, unknown>;
+    if (j.format !== DIGIT_FILE_FORMAT || j.key !== key) return undefined;
     const sr = j.sampleRate;
     if (typeof sr !== 'number' || !Number.isInteger(sr) || sr < 1000 || sr > 384_000)
       return undefined;
     if (!Array.isArray(j.digits) || j.digits.length !== 10) return undefined;
-    const out: Pcm[] = [];
+    const raw: Buffer[] = [];
     for (const d of j.digits) {
-      if (typeof d !== 'string') return undefined;
+      if (typeof d !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(d)) return undefined;
       const b = Buffer.from(d, 'base64');
-      if (b.length === 0 || b.length % 2 !== 0 || b.length > sr * 20) return undefined;
+      if (b.length === 0 || b.length % 2 !== 0 || b.length > sr * 2 * 20) return undefined;
+      raw.push(b);
+    }
+    const want = digitsDigest(key, sr, raw);
+    if (typeof j.sha256 !== 'string' || j.sha256 !== want) return undefined;
+    return raw.map((b) => {
       const samples = new Int16Array(b.length / 2);
       for (let i = 0; i < samples.length; i++) samples[i] = b.readInt16LE(i * 2);
-      out.push({ samples, sampleRate: sr });
-    }
-    return out;
+      return { samples, sampleRate: sr };
+    });
   } catch {
     return undefined;
   }
 }
 
 /** Writes ten digits atomically (a temporary file renamed into place); a failure only costs speed. */
-async function writeDigitFile(file: string, digits: readonly Pcm[]): Promise<void> {
+async function writeDigitFile(file: string, key: string, digits: readonly Pcm[]): Promise<void> {
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await mkdir(join(file, '..'), { recursive: true });
+    const sr = digits[0]!.sampleRate;
+    const raw = digits.map((d) => {
+      const b = Buffer.alloc(d.samples.length * 2);
+      d.samples.forEach((x, i) => b.writeInt16LE(x, i * 2));
+      return b;
+    });
     const body = {
-      sampleRate: digits[0]!.sampleRate,
-      digits: digits.map((d) => {
-        const b = Buffer.alloc(d.samples.length * 2);
-        d.samples.forEach((x, i) => b.writeInt16LE(x, i * 2));
-        return b.toString('base64');
-      }),
+      format: DIGIT_FILE_FORMAT,
+      key,
+      sampleRate: sr,
+      sha256: digitsDigest(key, sr, raw),
+      digits: raw.map((b) => b.toString('base64')),
     };
-    await writeFile(tmp, JSON.stringify(body));
+    // 'wx': never follow or reuse a file someone else put at the temporary name.
+    await writeFile(tmp, JSON.stringify(body), { mode: 0o600, flag: 'wx' });
     await rename(tmp, file);
   } catch {
     await unlink(tmp).catch(() => undefined);
   }
 }
 
-/** The default place for cached digits: the system's temporary directory. */
+/**
+ * The default place for cached digits: a directory of this user's own under the system's
+ * temporary directory (`mitid-sim-digits-UID`), checked by {@link safeCacheDir} before use.
+ */
 export function defaultDigitCacheDir(): string {
-  return join(tmpdir(), 'mitid-sim-digits');
+  let who: string | number | undefined = process.getuid?.();
+  if (who === undefined) {
+    try {
+      who = safeName(userInfo().username);
+    } catch {
+      who = 'user';
+    }
+  }
+  return join(tmpdir(), `mitid-sim-digits-${who}`);
 }

@@ -194,16 +194,20 @@ describeWithTool(
 );
 
 describe('digits kept on disk', () => {
-  it('a second speaker reads the first one’s digits from the cache, and a damaged cache is rendered again', async () => {
+  it('a second speaker reads the first one’s digits from the cache; a damaged or altered file is rendered again', async () => {
     const { CodeSpeaker } = await import('../../src/audio/code-speech.js');
     const { createSpeechEngine } = await import('../../src/audio/engines/index.js');
-    const { readdir } = await import('node:fs/promises');
+    const { readdir, readFile, stat } = await import('node:fs/promises');
     const dir = await mkdtemp(join(tmpdir(), 'mitid-digits-'));
     try {
       const engine = createSpeechEngine('espeak-ng-wasm');
-      const a = await new CodeSpeaker(engine, { cacheDir: dir }).digits('en', 133);
+      const opts = { cacheDir: dir, cacheRates: [133] };
+      const a = await new CodeSpeaker(engine, opts).digits('en', 133);
       const files = await readdir(dir);
       expect(files).toEqual([`${engine.cacheKey}-en-en-133.digits.json`]);
+      if (process.platform !== 'win32') {
+        expect((await stat(join(dir, files[0]!))).mode & 0o077).toBe(0);
+      }
       let renders = 0;
       const counting = {
         ...engine,
@@ -216,15 +220,88 @@ describe('digits kept on disk', () => {
           engine.renderSeparate!(...args)
         ),
       };
-      const b = await new CodeSpeaker(counting, { cacheDir: dir }).digits('en', 133);
+      const b = await new CodeSpeaker(counting, opts).digits('en', 133);
       expect(renders).toBe(0);
       expect(b.map((d) => Array.from(d.samples))).toEqual(a.map((d) => Array.from(d.samples)));
-      await writeFile(join(dir, files[0]!), '{"sampleRate": 22050, "digits": ["AAA"]}');
-      const c = await new CodeSpeaker(counting, { cacheDir: dir }).digits('en', 133);
+      const file = join(dir, files[0]!);
+      const good = await readFile(file, 'utf8');
+      // Cut short: rendered again.
+      await writeFile(file, '{"sampleRate": 22050, "digits": ["AAA"]}');
+      const c = await new CodeSpeaker(counting, opts).digits('en', 133);
       expect(renders).toBe(1);
       expect(c[3]!.samples.length).toBe(a[3]!.samples.length);
+      // Well formed, but digit 3 swapped for digit 8 (the checksum no longer fits): rendered again.
+      const j = JSON.parse(good) as { digits: string[] };
+      j.digits[3] = j.digits[8]!;
+      await writeFile(file, JSON.stringify(j));
+      const d = await new CodeSpeaker(counting, opts).digits('en', 133);
+      expect(renders).toBe(2);
+      expect(Array.from(d[3]!.samples)).toEqual(Array.from(a[3]!.samples));
+      // The file for another engine build, copied under this build's name: rendered again.
+      const other = JSON.parse(good) as { key: string };
+      other.key = other.key.replace(engine.cacheKey!, 'espeak-ng-wasm@0.0.0');
+      await writeFile(file, JSON.stringify(other));
+      await new CodeSpeaker(counting, opts).digits('en', 133);
+      expect(renders).toBe(3);
+      // After the re-render the file is good again.
+      await new CodeSpeaker(counting, opts).digits('en', 133);
+      expect(renders).toBe(3);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('only the rates asked for go to disk; others stay in memory', async () => {
+    const { CodeSpeaker } = await import('../../src/audio/code-speech.js');
+    const { createSpeechEngine } = await import('../../src/audio/engines/index.js');
+    const { readdir } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'mitid-digits-'));
+    try {
+      const s = new CodeSpeaker(createSpeechEngine('espeak-ng-wasm'), {
+        cacheDir: dir,
+        cacheRates: [150],
+      });
+      await s.digits('en', 137);
+      expect(await readdir(dir)).toEqual([]);
+      await s.digits('en', 150);
+      expect(await readdir(dir)).toHaveLength(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(process.platform === 'win32')(
+    'a group- or world-writable cache directory is refused: the digits stay in memory',
+    async () => {
+      const { CodeSpeaker, defaultDigitCacheDir, safeCacheDir } =
+        await import('../../src/audio/code-speech.js');
+      const { createSpeechEngine } = await import('../../src/audio/engines/index.js');
+      const { chmod, mkdir, readdir, stat, symlink } = await import('node:fs/promises');
+      const root = await mkdtemp(join(tmpdir(), 'mitid-digits-'));
+      try {
+        const shared = join(root, 'shared');
+        await mkdir(shared);
+        await chmod(shared, 0o777);
+        expect(await safeCacheDir(shared)).toBe(false);
+        const s = new CodeSpeaker(createSpeechEngine('espeak-ng-wasm'), {
+          cacheDir: shared,
+          cacheRates: [150],
+        });
+        expect((await s.digits('en', 150)).length).toBe(10);
+        expect(await readdir(shared)).toEqual([]);
+        // A link to a directory is not the directory.
+        const own = join(root, 'own');
+        expect(await safeCacheDir(own)).toBe(true);
+        expect((await stat(own)).mode & 0o777).toBe(0o700);
+        await symlink(own, join(root, 'link'));
+        expect(await safeCacheDir(join(root, 'link'))).toBe(false);
+        // The default is this user's own directory, not one shared by everyone.
+        expect(defaultDigitCacheDir()).toBe(
+          join(tmpdir(), `mitid-sim-digits-${process.getuid?.() ?? ''}`),
+        );
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    },
+  );
 });

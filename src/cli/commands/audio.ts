@@ -13,6 +13,7 @@ import { decodeWav, durationMs, encodeWav } from '../../audio/wav.js';
 import { AudioReader, registerAudioReader } from '../../../devices/audio-reader/index.js';
 import {
   AUDIO_READER_PROFILE,
+  RATE_STEPS,
   type KeyOutcome,
   type Utterance,
 } from '../../../firmware-sim/audio-reader/index.js';
@@ -46,8 +47,12 @@ function speakerOption(ctx: CommandContext): CodeSpeaker {
   if (!(SpeechEngineNames as readonly string[]).includes(name)) {
     throw new UsageError('usage', `--engine must be one of ${SpeechEngineNames.join(', ')}`);
   }
-  // Digits rendered by one run are kept on disk for the next (engines with a fixed build only).
-  return new CodeSpeaker(createSpeechEngine(name), { cacheDir: defaultDigitCacheDir() });
+  // Digits rendered by one run are kept on disk for the next (engines with a fixed build only),
+  // for the reader's own rate steps: the analyser's estimated rates stay in memory.
+  return new CodeSpeaker(createSpeechEngine(name), {
+    cacheDir: defaultDigitCacheDir(),
+    cacheRates: RATE_STEPS,
+  });
 }
 
 function describeUtterance(u: Utterance): string {
