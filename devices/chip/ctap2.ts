@@ -198,7 +198,8 @@ const MESSAGES: Partial<Record<number, string>> = {
   [CtapStatus.CTAP2_ERR_OPERATION_DENIED]: 'the user denied the request at the key',
   [CtapStatus.CTAP2_ERR_USER_ACTION_TIMEOUT]: 'nobody touched the key in time',
   [CtapStatus.CTAP2_ERR_ACTION_TIMEOUT]: 'nobody touched the key in time',
-  [CtapStatus.CTAP2_ERR_NO_CREDENTIALS]: 'the key holds no credential for this relying party',
+  [CtapStatus.CTAP2_ERR_NO_CREDENTIALS]:
+    'the key holds no credential for this relying party (a credential that is not discoverable must be named by its ID: --credential)',
   [CtapStatus.CTAP2_ERR_CREDENTIAL_EXCLUDED]: 'the key already holds a credential for this account',
   [CtapStatus.CTAP2_ERR_KEEPALIVE_CANCEL]: 'the request was cancelled',
   [CtapStatus.CTAP2_ERR_PIN_POLICY_VIOLATION]: "the PIN does not meet the key's PIN policy",
@@ -566,6 +567,8 @@ export class Ctap2Client {
     permissions: { readonly permissions: number; readonly rpId?: string } | undefined,
     options: CtapCallOptions = {},
   ): Promise<PinUvAuthToken> {
+    // A PIN no key could hold is refused here, so it never costs one of the key's retries.
+    paddedPin(pin);
     const info = await this.getInfo(options);
     const protocol = await this.pinProtocol();
     const shared = await this.#keyAgreement(protocol, options);

@@ -103,17 +103,20 @@ export async function openChipFile(
   });
   const save = (): Promise<void> => {
     // One write at a time, in order; the newest state wins.
-    writing = writing.then(async () => {
-      if (!dirty || closed) return;
-      const state = dirty;
-      dirty = undefined;
-      await writeDeviceFile(path, {
-        kind: 'chip',
-        serial: file.serial,
-        firmware: state,
-        press: file.press,
+    // A failed write must not stop the ones after it: start each from a settled chain.
+    writing = writing
+      .catch(() => undefined)
+      .then(async () => {
+        if (!dirty || closed) return;
+        const state = dirty;
+        dirty = undefined;
+        await writeDeviceFile(path, {
+          kind: 'chip',
+          serial: file.serial,
+          firmware: state,
+          press: file.press,
+        });
       });
-    });
     return writing;
   };
   return {

@@ -76,12 +76,11 @@ async function withChip<T>(ctx: CommandContext, fn: (chip: Chip) => Promise<T>):
       if (!json) ctx.io.stderr('touch the chip (press its button) ...\n');
     },
   });
-  const onAbort = () => void chip.close();
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  // Ctrl-C reaches the calls as an AbortSignal: the driver sends CTAPHID_CANCEL, so the chip
+  // stops waiting for a touch and is free for the next client at once.
   try {
     return await fn(chip);
   } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
     await chip.close();
   }
 }
@@ -366,15 +365,18 @@ a relying party verifies: clientDataJSON and attestationObject, base64url.`,
     const pin = str(ctx, 'pin');
     const uv = uvOption(ctx);
     await withChip(ctx, async (chip) => {
-      const r = await chip.bind({
-        challenge,
-        rp: { id: rp, name: rp },
-        user: { id: userId, name: user, displayName: user },
-        origin: origin(ctx, rp),
-        ...(flag(ctx, 'resident') ? { residentKey: true } : {}),
-        ...(uv ? { userVerification: uv } : {}),
-        ...(pin === undefined ? {} : { pin }),
-      });
+      const r = await chip.bind(
+        {
+          challenge,
+          rp: { id: rp, name: rp },
+          user: { id: userId, name: user, displayName: user },
+          origin: origin(ctx, rp),
+          ...(flag(ctx, 'resident') ? { residentKey: true } : {}),
+          ...(uv ? { userVerification: uv } : {}),
+          ...(pin === undefined ? {} : { pin }),
+        },
+        { signal: ctx.signal },
+      );
       const att = decodeCbor(r.attestationObject, { canonical: false }) as Map<string, unknown>;
       const authData = parseAuthData(att.get('authData') as Uint8Array);
       const data = {
@@ -425,14 +427,17 @@ ${RP_HELP}
     const pin = str(ctx, 'pin');
     const uv = uvOption(ctx);
     await withChip(ctx, async (chip) => {
-      const p = await chip.prove({
-        challenge,
-        rpId: rp,
-        origin: origin(ctx, rp),
-        ...(creds.length ? { allowCredentials: creds } : {}),
-        ...(uv ? { userVerification: uv } : {}),
-        ...(pin === undefined ? {} : { pin }),
-      });
+      const p = await chip.prove(
+        {
+          challenge,
+          rpId: rp,
+          origin: origin(ctx, rp),
+          ...(creds.length ? { allowCredentials: creds } : {}),
+          ...(uv ? { userVerification: uv } : {}),
+          ...(pin === undefined ? {} : { pin }),
+        },
+        { signal: ctx.signal },
+      );
       const ad = parseAuthData(p.authenticatorData);
       const data = {
         serial: chip.serial,
@@ -473,8 +478,8 @@ ${DEVICE_HELP}
     const next = req(ctx, 'new');
     const current = str(ctx, 'pin');
     await withChip(ctx, async (chip) => {
-      if (current === undefined) await chip.setPin(next);
-      else await chip.changePin(current, next);
+      if (current === undefined) await chip.setPin(next, { signal: ctx.signal });
+      else await chip.changePin(current, next, { signal: ctx.signal });
       const retries = await chip.pinRetries();
       if (flag(ctx, 'json'))
         return printJson(ctx, {
@@ -506,7 +511,7 @@ ${DEVICE_HELP}
         'a reset wipes every credential on the chip: add --yes to confirm',
       );
     await withChip(ctx, async (chip) => {
-      await chip.reset();
+      await chip.reset({ signal: ctx.signal });
       if (flag(ctx, 'json')) return printJson(ctx, { serial: chip.serial, reset: true });
       ctx.io.stdout(`chip ${chip.serial} reset: no credentials, no PIN\n`);
     });
