@@ -91,10 +91,21 @@ describe('device create audio-reader / speak / audio analyze', () => {
     for (const d of spoken.code) expect(pic).toContain(`font-weight="bold">${d}</text>`);
     expect(pic).toContain('tone 1000 Hz');
 
+    // The device items are not vouched for on any file: only with --profile emulated.
+    expect(
+      an.checklist.filter((c: { source: string }) => c.source === 'device-profile'),
+    ).not.toEqual([]);
+    for (const c of an.checklist.filter((c: { source: string }) => c.source === 'device-profile'))
+      expect(c.status).toBe('not-assessed');
     const human = await cli('audio', 'analyze', wav);
     expect(human.status).toBe(0);
     expect(human.stdout).toContain(`heard: ${spoken.code} (en)`);
-    expect(human.stdout).toMatch(/5\.9 +No simultaneous key presses needed/);
+    expect(human.stdout).toMatch(/\[\?\] 5\.9 +No simultaneous key presses needed/);
+    const vouched = await cli('audio', 'analyze', wav, '--profile', 'emulated');
+    expect(vouched.status).toBe(0);
+    expect(vouched.stdout).toMatch(/\[x\] 5\.9 +No simultaneous key presses needed/);
+    const help = await cli('audio', 'analyze', '--help');
+    expect(help.stdout).toContain('--profile emulated');
 
     const wrong = String((Number(spoken.code[0]) + 1) % 10) + spoken.code.slice(1);
     const mismatch = await cli('audio', 'analyze', wav, '--expect', wrong, '--json');
@@ -270,6 +281,11 @@ describe('error paths: one line, no stack, a clear reason', () => {
       'analyze --expect letters',
       ['audio', 'analyze', 'SUB/silence.wav', '--expect', '12ab'],
       /--expect must be 1 to 16 digits/,
+    ],
+    [
+      'analyze --profile of another reader',
+      ['audio', 'analyze', 'SUB/silence.wav', '--profile', 'physical'],
+      /--profile must be emulated/,
     ],
     [
       'analyze --lang fr',

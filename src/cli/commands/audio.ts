@@ -279,16 +279,22 @@ const analyze: Command = {
   path: ['audio', 'analyze'],
   summary:
     'analyse a WAV of a spoken code: segments, levels, timing, the digits heard, EN 301 549 checklist',
-  usage: 'audio analyze WAV [--expect CODE] [--lang auto|da|en] [--json] [--svg PATH]',
+  usage:
+    'audio analyze WAV [--expect CODE] [--lang auto|da|en] [--profile emulated] [--json] [--svg PATH]',
   help: `Works on any WAV: made here, by system espeak-ng, or recorded from a reader's headphone jack
 (PCM 8/16/24/32-bit or float, any channels and rate). The digits are heard by matching each
-segment against the speech engine's own digits 0-9. The checklist's device items come from the
-emulated reader's documented profile; the sound items are measured.
+segment against the speech engine's own digits 0-9. The checklist's sound items are measured;
+its device items (repeat, interrupt, rate, volume, language, private listening, one key at a
+time) cannot be heard in a file: they are 'not-assessed' unless --profile emulated says the file
+comes from the emulated reader, whose documented behaviour then answers them.
 
 Options:
   --expect CODE   also say whether the digits heard equal CODE (exit status 1 when they do not)
   --lang L        auto (default: both are tried), da or en
   --engine NAME   engine whose digits are the templates (default espeak-ng-wasm)
+  --profile emulated
+                  judge the device items by the emulated reader's documented profile (only
+                  for audio made by this emulator; never for a recording of another reader)
   --svg PATH      draw the waveform with the segments and the digits heard
   --json          print everything as JSON`,
   positionals: [1, 1],
@@ -296,11 +302,15 @@ Options:
     expect: { type: 'string' },
     lang: { type: 'string' },
     engine: { type: 'string' },
+    profile: { type: 'string' },
     svg: { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(ctx) {
     const expect = str(ctx, 'expect');
+    const profile = str(ctx, 'profile');
+    if (profile !== undefined && profile !== 'emulated')
+      throw new UsageError('usage', '--profile must be emulated');
     if (expect !== undefined && !/^\d{1,16}$/.test(expect))
       throw new UsageError('usage', '--expect must be 1 to 16 digits');
     const lang = langOption(ctx, true) ?? 'auto';
@@ -309,7 +319,8 @@ Options:
     const a = await analyzeWav(bytes, {
       speaker,
       lang,
-      profile: AUDIO_READER_PROFILE,
+      // The device items are vouched for only when the user says the audio is the emulator's.
+      ...(profile === 'emulated' ? { profile: AUDIO_READER_PROFILE } : {}),
       ...(expect !== undefined ? { expect } : {}),
     });
     const svg = str(ctx, 'svg');
