@@ -482,9 +482,14 @@ export async function analyzeAudio(
   const matches =
     options.expect === undefined ? undefined : constantTimeEqualString(heard, options.expect);
   const speechRmsDbfs = nSpeech > 0 ? dbfs(Math.sqrt(sumSq / nSpeech)) : -Infinity;
+  const longestTemplateMs = Math.max(
+    ...(await templates(speaker, dec.lang, rateAt, options.voice)).map((t) => t.durationMs),
+  );
   const checklist = buildChecklist(
     {
       digitSegments: speech.length,
+      longestSegmentMs: Math.max(...durs),
+      longestTemplateMs,
       decoded: heard,
       ...(options.expect !== undefined ? { expected: options.expect } : {}),
       language: dec.lang,

@@ -44,6 +44,10 @@ export interface ChecklistItem {
 /** What the sound showed, as the checklist needs it. */
 export interface SoundFacts {
   readonly digitSegments: number;
+  /** The longest speech segment, ms. */
+  readonly longestSegmentMs?: number;
+  /** The longest of the engine's own renderings of 0-9 at the rate heard, ms. */
+  readonly longestTemplateMs?: number;
   readonly decoded: string;
   readonly expected?: string;
   readonly language: string;
@@ -54,6 +58,9 @@ export interface SoundFacts {
 }
 
 const ok = (b: boolean): ChecklistStatus => (b ? 'pass' : 'fail');
+
+/** A speech segment longer than this many times the longest rendered digit is not one digit. */
+export const LONG_SEGMENT_FACTOR = 1.6;
 
 /** Builds the checklist. Items from a missing profile are `not-assessed`, never guessed. */
 export function buildChecklist(sound: SoundFacts, profile?: ReaderProfile): ChecklistItem[] {
@@ -130,14 +137,34 @@ export function buildChecklist(sound: SoundFacts, profile?: ReaderProfile): Chec
       detail: `heard ${sound.language}`,
     });
   }
-  const digitByDigit = sound.digitSegments > 0 && sound.digitSegments === sound.decoded.length;
+  // A segment much longer than any single digit is several digits run together (or a number
+  // said as a number); a count other than the expected code's length is not digit by digit either.
+  const tooLong =
+    sound.longestSegmentMs !== undefined &&
+    sound.longestTemplateMs !== undefined &&
+    sound.longestTemplateMs > 0 &&
+    sound.longestSegmentMs > LONG_SEGMENT_FACTOR * sound.longestTemplateMs;
+  const wrongCount = sound.expected !== undefined && sound.digitSegments !== sound.expected.length;
+  const digitByDigit =
+    sound.digitSegments > 0 &&
+    sound.digitSegments === sound.decoded.length &&
+    !tooLong &&
+    !wrongCount;
+  const why = [
+    ...(tooLong
+      ? [
+          `a segment of ${Math.round(sound.longestSegmentMs!)} ms is over ${LONG_SEGMENT_FACTOR}x the longest digit (${Math.round(sound.longestTemplateMs!)} ms)`,
+        ]
+      : []),
+    ...(wrongCount ? ['not as many as the expected code has digits'] : []),
+  ];
   items.push({
     id: 'digit-by-digit',
     clause: 'practice',
     title: 'Code spoken digit by digit',
     source: 'sound',
     status: ok(digitByDigit),
-    detail: `${sound.digitSegments} separate spoken digits`,
+    detail: `${sound.digitSegments} separate spoken digits${why.length > 0 ? `; ${why.join('; ')}` : ''}`,
   });
   items.push({
     id: 'pauses',

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeAudio, analyzeWav, detectTone } from '../../src/audio/analyze.js';
 import { resample, sineTone } from '../../src/audio/dsp.js';
+import { buildChecklist } from '../../src/audio/checklist.js';
 import { renderAnalysisSvg } from '../../src/audio/svg.js';
 import { decodeWav } from '../../src/audio/wav.js';
 import { AUDIO_READER_PROFILE } from '../../firmware-sim/audio-reader/index.js';
@@ -99,6 +100,53 @@ describe('levels and tones', () => {
 });
 
 describe('checklist and SVG', () => {
+  it('"digit by digit" fails on digits run together (a segment far longer than any digit)', async () => {
+    // 4, then 8 1 5 back to back with no pause (one long stretch of speech), then 9 2 6 3.
+    const ds = await speaker.digits('en');
+    const sr = ds[0]!.sampleRate;
+    const gap = new Int16Array(Math.round(sr * 0.4));
+    const parts = [gap, ds[4]!.samples, gap, ds[8]!.samples, ds[1]!.samples, ds[5]!.samples];
+    for (const d of [9, 2, 6, 3]) parts.push(gap, ds[d]!.samples);
+    parts.push(gap);
+    const samples = new Int16Array(parts.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      samples.set(p, at);
+      at += p.length;
+    }
+    const pcm = { samples, sampleRate: sr };
+    const a = await analyzeAudio(pcm, infoOf(pcm), { speaker, lang: 'en' });
+    const item = a.checklist.find((c) => c.id === 'digit-by-digit')!;
+    expect(item.status).toBe('fail');
+    expect(item.detail).toMatch(/longest digit/);
+    // Told the code, the count alone also tells: three digits cannot be one segment.
+    // The engine's own code, digit by digit, passes.
+    const spoken = await speaker.speakCode('481', { lang: 'en' });
+    const good = await analyzeAudio(spoken.pcm, infoOf(spoken.pcm), { speaker, lang: 'en' });
+    expect(good.checklist.find((c) => c.id === 'digit-by-digit')!.status).toBe('pass');
+  });
+
+  it('"digit by digit" fails when the segments do not number the expected code’s digits', () => {
+    const facts = {
+      digitSegments: 5,
+      decoded: '12345',
+      language: 'en',
+      minPauseMs: 400,
+      endTone: true,
+      clipping: false,
+      speechRmsDbfs: -20,
+      longestSegmentMs: 400,
+      longestTemplateMs: 450,
+    };
+    const item = (f: Parameters<typeof buildChecklist>[0]) =>
+      buildChecklist(f).find((c) => c.id === 'digit-by-digit')!;
+    expect(item(facts).status).toBe('pass');
+    expect(item({ ...facts, expected: '12345' }).status).toBe('pass');
+    expect(item({ ...facts, expected: '123456' }).status).toBe('fail');
+    expect(item({ ...facts, expected: '123456' }).detail).not.toContain('123456');
+    expect(item({ ...facts, longestSegmentMs: 450 * 1.7 }).status).toBe('fail');
+  });
+
   it('without a profile the device items are not assessed; with it, each item says its source', async () => {
     const spoken = await speaker.speakCode('112233', { lang: 'da' });
     const bare = await analyzeAudio(spoken.pcm, infoOf(spoken.pcm), { speaker });
