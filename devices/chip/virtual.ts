@@ -2,8 +2,9 @@
  * The virtual chip: its firmware restored from a device file, its flash written back after every
  * change, and `chip serve` (HID over UDP) with a button that a terminal or another process presses.
  */
+import { createPrivateKey, createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import { DeviceError, UsageError } from '../../src/core/errors.js';
@@ -14,12 +15,15 @@ import {
   formatUdpAddress,
 } from '../../src/hid/udp.js';
 import { VirtualHidTransport } from '../../src/hid/virtual.js';
+import { fromBase64, toBase64 } from '../../src/core/bytes.js';
 import {
   ChipFirmware,
   checkChipState,
   UpModes,
   type ChipPersistentState,
   type UpMode,
+  createAttestationCa,
+  type AttestationCa,
 } from '../../firmware-sim/chip/index.js';
 import { readDeviceFile, writeDeviceFile, type DeviceFileSchema } from '../device-file.js';
 import { Chip } from './chip.js';
@@ -86,7 +90,7 @@ export async function openChipFile(
   if (note && alive(note.pid)) {
     throw new DeviceError(
       'device-busy',
-      `${path} is being served by process ${note.pid}: use --device ${note.udp}`,
+      `${path} is being served by process ${note.pid}: use ${deviceAdvice(note)}`,
     );
   }
   let dirty: ChipPersistentState | undefined;
@@ -144,11 +148,14 @@ export interface CreateChipOptions {
   readonly pin?: string;
   readonly press?: PressMode;
   readonly clock?: Clock;
+  /** The test CA that issues the chip's attestation certificate; default a new CA of its own. */
+  readonly ca?: AttestationCa;
 }
 
 /**
- * Manufactures a chip (fresh wrap key, attestation key and a test CA of its own) into a new
- * device file; with `pin`, sets its PIN over CTAP2 clientPIN before returning.
+ * Manufactures a chip (fresh wrap key, attestation key and a certificate from `ca`, or from a
+ * test CA of its own) into a new device file; with `pin`, sets its PIN over CTAP2 clientPIN
+ * before returning.
  */
 export async function createChipDeviceFile(
   options: CreateChipOptions,
@@ -167,6 +174,7 @@ export async function createChipDeviceFile(
     firmware = ChipFirmware.manufacture({
       serial: options.serial,
       clock: options.clock ?? systemClock,
+      ...(options.ca ? { ca: options.ca } : {}),
     });
   } catch (e) {
     throw new DeviceError('bad-serial', e instanceof Error ? e.message : 'bad serial');
@@ -201,6 +209,10 @@ export async function createChipDeviceFile(
 
 /** The datagram `chip press` sends to a serving chip (not 64 bytes, so never a HID report). */
 export const PRESS_DATAGRAM = 'mitid-sim chip press';
+/** What a serving chip answers to {@link PRESS_DATAGRAM}, so `chip press` knows it was heard. */
+export const PRESS_ACK_DATAGRAM = 'mitid-sim chip pressed';
+/** How long `chip press` waits for the acknowledgement. */
+export const PRESS_ACK_TIMEOUT_MS = 1000;
 
 /** The note `chip serve` leaves beside the device file while it runs. */
 export function serveNotePath(file: string): string {
@@ -210,6 +222,15 @@ export function serveNotePath(file: string): string {
 interface ServeNote {
   readonly pid: number;
   readonly udp: string;
+  /** Where answers go: a fixed port, or 'sender' (absent in notes of older versions). */
+  readonly hostPort?: number | 'sender';
+}
+
+/** The `--device` advice for a served chip: with `--local-port` when answers go to a fixed port. */
+function deviceAdvice(note: ServeNote): string {
+  return typeof note.hostPort === 'number'
+    ? `--device ${note.udp} --local-port ${note.hostPort}`
+    : `--device ${note.udp}`;
 }
 
 function alive(pid: number): boolean {
@@ -277,7 +298,7 @@ export async function serveChipFile(
   if (existing && alive(existing.pid)) {
     throw new DeviceError(
       'device-busy',
-      `${file} is already served by process ${existing.pid} on ${existing.udp}`,
+      `${file} is already served by process ${existing.pid}: use ${deviceAdvice(existing)}`,
     );
   }
   const virtual = await openChipFile(file, {
@@ -295,35 +316,40 @@ export async function serveChipFile(
     virtual.pressButton();
     options.onPress?.(by);
   };
+  // The press acknowledgement goes out of a socket of its own: the HID server owns its socket.
+  const ackSocket = createSocket((options.host ?? '127.0.0.1').includes(':') ? 'udp6' : 'udp4');
+  ackSocket.on('error', () => undefined);
+  const ack = (to: UdpAddress) =>
+    ackSocket.send(Buffer.from(PRESS_ACK_DATAGRAM, 'latin1'), to.port, to.host, () => undefined);
+  const hostPort = options.hostPort ?? 7112;
   let server;
   try {
     server = await serveHidOverUdp(virtual.firmware, {
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 8111,
-      hostPort: options.hostPort ?? 7112,
+      hostPort,
       onReport: () => {
         watchWaiting();
         void virtual.save().catch(() => undefined);
       },
       ...(options.onReboot ? { onReboot: options.onReboot } : {}),
-      onOtherDatagram: (d) => {
+      onOtherDatagram: (d, from) => {
         if (Buffer.from(d).toString('latin1') !== PRESS_DATAGRAM) return false;
         press('remote');
+        ack(from);
         return true;
       },
     });
   } catch (e) {
+    ackSocket.close();
     await virtual.close();
     throw e;
   }
   const address = server.address;
-  await writeFile(
-    serveNotePath(file),
-    JSON.stringify({ pid: process.pid, udp: formatUdpAddress(address) }) + '\n',
-    {
-      mode: 0o600,
-    },
-  );
+  const note: ServeNote = { pid: process.pid, udp: formatUdpAddress(address), hostPort };
+  await writeFile(serveNotePath(file), JSON.stringify(note) + '\n', {
+    mode: 0o600,
+  });
   let closed = false;
   return {
     serial: virtual.serial,
@@ -335,6 +361,7 @@ export async function serveChipFile(
       if (closed) return;
       closed = true;
       await server.close();
+      ackSocket.close();
       await virtual.close();
       const note = await readNote(file);
       if (note?.pid === process.pid) await unlink(serveNotePath(file)).catch(() => undefined);
@@ -358,16 +385,47 @@ export async function pressServedChip(target: string): Promise<string> {
     address = parseUdpAddress(note.udp);
   }
   const socket = createSocket(address.host.includes(':') ? 'udp6' : 'udp4');
+  const where = formatUdpAddress(address);
+  let timer: NodeJS.Timeout | undefined;
   try {
+    // UDP says nothing when no one listens: only the server's acknowledgement proves the press.
+    const acked = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new DeviceError(
+              'not-served',
+              `no chip answered at ${where} within ${PRESS_ACK_TIMEOUT_MS / 1000} s: is 'mitid-sim chip serve' running there?`,
+            ),
+          ),
+        PRESS_ACK_TIMEOUT_MS,
+      );
+      socket.on('message', (msg) => {
+        if (msg.toString('latin1') !== PRESS_ACK_DATAGRAM) return;
+        resolve();
+      });
+      // An ICMP "port unreachable" surfaces as a socket error on some systems: same meaning.
+      socket.on('error', () => undefined);
+    });
+    void acked.catch(() => undefined); // awaited below; a failed send must not leave it unhandled
     await new Promise<void>((resolve, reject) =>
       socket.send(Buffer.from(PRESS_DATAGRAM, 'latin1'), address.port, address.host, (e) =>
-        e ? reject(e) : resolve(),
+        e
+          ? reject(
+              new DeviceError(
+                'not-served',
+                `cannot send to ${where}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+              ),
+            )
+          : resolve(),
       ),
     );
+    await acked;
   } finally {
+    clearTimeout(timer);
     socket.close();
   }
-  return formatUdpAddress(address);
+  return where;
 }
 
 /** Chip device files in `dir` (not recursive), with their serials. Unreadable files are skipped. */
@@ -393,4 +451,105 @@ export async function findChipFiles(dir: string): Promise<{ path: string; serial
     }
   }
   return out;
+}
+
+/** The files of a project test CA directory (`chip ca create`). */
+export const CA_KEY_FILE = 'ca-key.pem';
+export const CA_CERT_FILE = 'ca-cert.pem';
+
+function pem(label: string, der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64');
+  return `-----BEGIN ${label}-----\n${b64.replace(/.{1,64}/g, '$&\n')}-----END ${label}-----\n`;
+}
+
+/** DER from a PEM block with `label`, or the bytes themselves when they are not PEM. */
+function derOf(bytes: Buffer, label: string, what: string): Uint8Array {
+  const text = bytes.toString('latin1');
+  if (!text.startsWith('-----BEGIN')) return new Uint8Array(bytes);
+  const m = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`).exec(
+    text,
+  );
+  if (!m) throw new DeviceError('bad-ca', `${what} is not a PEM ${label}`);
+  return new Uint8Array(Buffer.from(m[1]!.replace(/\s/g, ''), 'base64'));
+}
+
+/** The CA certificate of a chip as PEM. */
+export function certificatePem(der: Uint8Array): string {
+  return pem('CERTIFICATE', der);
+}
+
+/**
+ * Makes a project test CA in `dir` (created if missing): its key as PKCS#8 PEM (mode 0600) and
+ * its self-signed certificate as PEM. Refuses to overwrite an existing CA.
+ */
+export async function createChipCaFiles(
+  dir: string,
+  clock: Clock = systemClock,
+): Promise<{ keyFile: string; certFile: string; certDer: Uint8Array }> {
+  const ca = createAttestationCa(clock.now(), (n) => new Uint8Array(randomBytes(n)));
+  const keyFile = join(dir, CA_KEY_FILE);
+  const certFile = join(dir, CA_CERT_FILE);
+  const certDer = fromBase64(ca.certDer);
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFile(keyFile, pem('PRIVATE KEY', fromBase64(ca.keyPkcs8)), {
+      mode: 0o600,
+      flag: 'wx',
+    });
+    await writeFile(certFile, certificatePem(certDer), { mode: 0o644, flag: 'wx' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new DeviceError(
+      code === 'EEXIST' ? 'ca-exists' : 'bad-path',
+      code === 'EEXIST'
+        ? `${dir} already holds a CA: choose another --out`
+        : `cannot write the CA in ${dir}: ${code}`,
+    );
+  }
+  return { keyFile, certFile, certDer };
+}
+
+/**
+ * Loads a test CA from `dir` (`ca-key.pem` and `ca-cert.pem`, each PEM or DER) and checks that
+ * the key belongs to the certificate and that the certificate is a CA.
+ */
+export async function loadChipCa(dir: string): Promise<AttestationCa> {
+  let keyBytes: Buffer;
+  let certBytes: Buffer;
+  try {
+    [keyBytes, certBytes] = await Promise.all([
+      readFile(join(dir, CA_KEY_FILE)),
+      readFile(join(dir, CA_CERT_FILE)),
+    ]);
+  } catch (e) {
+    throw new DeviceError(
+      'bad-ca',
+      `cannot read the CA in ${dir} (${CA_KEY_FILE}, ${CA_CERT_FILE}): ${(e as NodeJS.ErrnoException).code ?? 'error'}; make one with: mitid-sim chip ca create --out ${dir}`,
+    );
+  }
+  const keyDer = derOf(keyBytes, 'PRIVATE KEY', CA_KEY_FILE);
+  const certDer = derOf(certBytes, 'CERTIFICATE', CA_CERT_FILE);
+  let cert: X509Certificate;
+  let publicMatches: boolean;
+  try {
+    cert = new X509Certificate(Buffer.from(certDer));
+    const key = createPrivateKey({ key: Buffer.from(keyDer), format: 'der', type: 'pkcs8' });
+    const fromKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    publicMatches = fromKey.equals(cert.publicKey.export({ type: 'spki', format: 'der' }));
+    if (key.asymmetricKeyType !== 'ec') publicMatches = false;
+  } catch {
+    // The parse error may quote key bytes: say only which files are bad.
+    throw new DeviceError('bad-ca', `${dir} does not hold a readable P-256 CA key and certificate`);
+  }
+  if (!publicMatches)
+    throw new DeviceError('bad-ca', `${CA_KEY_FILE} does not belong to ${CA_CERT_FILE} in ${dir}`);
+  if (!cert.ca)
+    throw new DeviceError('bad-ca', `${CA_CERT_FILE} in ${dir} is not a CA certificate`);
+  return { keyPkcs8: toBase64(keyDer), certDer: toBase64(certDer) };
+}
+
+/** The CA certificate (DER) kept in a chip device file. */
+export async function readChipCaCertificate(file: string): Promise<Uint8Array> {
+  const f = await readDeviceFile(file, chipFileSchema);
+  return fromBase64(f.firmware.attestation.caCertDer);
 }

@@ -1,5 +1,6 @@
 /** `device create chip` and `chip serve|press|list|info|register|authenticate`: the chip from a terminal. */
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fromBase64Url, toBase64Url } from '../../core/bytes.js';
 import { UsageError } from '../../core/errors.js';
@@ -13,8 +14,14 @@ import {
 import type { Chip } from '../../../devices/chip/chip.js';
 import { openChipWith } from '../../../devices/chip/open.js';
 import {
+  CA_CERT_FILE,
+  CA_KEY_FILE,
+  certificatePem,
+  createChipCaFiles,
   createChipDeviceFile,
   findChipFiles,
+  loadChipCa,
+  readChipCaCertificate,
   isPressMode,
   pressServedChip,
   serveChipFile,
@@ -104,16 +111,21 @@ const createChip: Command = {
   path: ['device', 'create', 'chip'],
   summary: 'make a virtual chip (a new FIDO2 key with its own attestation) in a device file',
   usage:
-    'device create chip --serial SERIAL --out FILE [--pin PIN] [--press auto|manual|deny] [--json]',
+    'device create chip --serial SERIAL --out FILE [--ca DIR] [--pin PIN] [--press auto|manual|deny] [--json]',
   help: `Options:
   --serial SERIAL   the serial number printed on the chip (letters, digits, . _ -)
   --out FILE        the device file to write; it must not exist
+  --ca DIR          the test CA (from 'mitid-sim chip ca create --out DIR') that issues the chip's
+                    attestation certificate, so a relying party can trust one root for all chips.
+                    Without --ca each chip gets a test CA of its own, whose key is thrown away;
+                    its certificate stays in the device file: 'mitid-sim chip ca show FILE'
   --pin PIN         set this PIN on the new chip (4-63 characters)
   --press MODE      how its button behaves when served or opened: auto (default), manual, deny
   --json            print what was made as JSON`,
   options: {
     serial: { type: 'string' },
     out: { type: 'string' },
+    ca: { type: 'string' },
     pin: { type: 'string' },
     press: { type: 'string' },
     json: { type: 'boolean' },
@@ -123,9 +135,12 @@ const createChip: Command = {
     const out = req(ctx, 'out');
     const pin = str(ctx, 'pin');
     const press = pressOption(ctx);
+    const caDir = str(ctx, 'ca');
+    const ca = caDir === undefined ? undefined : await loadChipCa(caDir);
     const made = await createChipDeviceFile({
       serial,
       out,
+      ...(ca ? { ca } : {}),
       ...(pin === undefined ? {} : { pin }),
       ...(press ? { press } : {}),
     });
@@ -136,8 +151,54 @@ const createChip: Command = {
         file: out,
         aaguid: made.aaguid,
         pinSet: pin !== undefined,
+        ca: caDir ?? null,
       });
-    else ctx.io.stdout(`made chip ${serial} in ${out}${pin !== undefined ? ' (PIN set)' : ''}\n`);
+    else
+      ctx.io.stdout(
+        `made chip ${serial} in ${out}${pin !== undefined ? ' (PIN set)' : ''}${caDir === undefined ? ', with a test CA of its own' : `, certified by the CA in ${caDir}`}\n`,
+      );
+  },
+};
+
+const caCreate: Command = {
+  path: ['chip', 'ca', 'create'],
+  summary: 'make a test CA that issues the attestation certificates of virtual chips',
+  usage: 'chip ca create --out DIR [--json]',
+  help: `Writes a P-256 test CA into DIR (made if missing): ${CA_KEY_FILE} (PKCS#8 PEM, mode 0600)
+and ${CA_CERT_FILE} (self-signed, PEM). 'mitid-sim device create chip --ca DIR' then certifies
+each new chip under it; a relying party that trusts ${CA_CERT_FILE} accepts all of them.
+A test CA only: it is not a FIDO Metadata Service root, and its key is a plain file.
+
+Options:
+  --out DIR   where to write the CA; an existing CA there is not overwritten
+  --json      print the file names as JSON`,
+  options: { out: { type: 'string' }, json: { type: 'boolean' } },
+  async run(ctx) {
+    const made = await createChipCaFiles(req(ctx, 'out'));
+    if (flag(ctx, 'json')) return printJson(ctx, { key: made.keyFile, certificate: made.certFile });
+    ctx.io.stdout(
+      `made a test CA: key ${made.keyFile} (keep it private), certificate ${made.certFile}\n`,
+    );
+  },
+};
+
+const caShow: Command = {
+  path: ['chip', 'ca', 'show'],
+  summary: "print the CA certificate that issued a virtual chip's attestation (PEM)",
+  usage: 'chip ca show FILE [--out PEM]',
+  help: `Prints (or writes to --out) the certificate of the CA that issued the chip's attestation
+certificate, as PEM: the root a relying party trusts for this chip.
+
+Options:
+  --out PEM   write the certificate to this file instead of printing it`,
+  positionals: [1, 1],
+  options: { out: { type: 'string' } },
+  async run(ctx) {
+    const text = certificatePem(await readChipCaCertificate(ctx.positionals[0]!));
+    const out = str(ctx, 'out');
+    if (out === undefined) return ctx.io.stdout(text);
+    await writeFile(out, text, { mode: 0o644 });
+    ctx.io.stdout(`wrote ${out}\n`);
   },
 };
 
@@ -520,6 +581,8 @@ ${DEVICE_HELP}
 
 export const commands: Command[] = [
   createChip,
+  caCreate,
+  caShow,
   serve,
   press,
   list,
