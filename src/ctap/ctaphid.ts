@@ -571,9 +571,11 @@ export class CtapHidClient {
   readonly #timeoutMs: number;
   readonly #random: (n: number) => Uint8Array;
   #busy = false;
+  readonly #batch: BatchHidWriter | undefined;
 
   private constructor(transport: HidTransport, options: CtapHidClientOptions) {
     this.transport = transport;
+    this.#batch = batchWriter(transport);
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
   }
@@ -681,74 +683,148 @@ export class CtapHidClient {
     }
   }
 
-  async #send(cid: number, cmd: number, payload: Uint8Array): Promise<void> {
-    for (const p of packetize(cid, cmd, payload)) await this.transport.write(p);
+  /**
+   * Sends one message. A transport that takes several reports in one write gets them all at
+   * once (one write in flight, as the strict transports demand); any other gets them one by one.
+   */
+  #send(cid: number, cmd: number, payload: Uint8Array): Promise<void> {
+    let packets: Uint8Array[];
+    try {
+      packets = packetize(cid, cmd, payload);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.#batch) return this.#batch.writeReports(packets);
+    return this.#sendEach(packets);
+  }
+
+  async #sendEach(packets: readonly Uint8Array[]): Promise<void> {
+    for (const p of packets) await this.transport.write(p);
   }
 
   async #read(timeoutMs: number): Promise<Uint8Array> {
+    let r: Uint8Array;
     try {
-      const r = await this.transport.read(timeoutMs);
-      if (r.length !== CTAPHID_REPORT_SIZE) {
-        throw new CtapHidError('bad-response', 0, `device sent a ${r.length}-byte report`);
-      }
-      return r;
+      r = await this.transport.read(timeoutMs);
     } catch (e) {
-      if (isTimeout(e))
-        throw new CtapHidError('timeout', 0, 'device did not answer in time', { cause: e });
-      throw e;
+      throw readFailure(e);
     }
+    if (r.length !== CTAPHID_REPORT_SIZE) throw badReportSize(r);
+    return r;
   }
 
+  /**
+   * One request and its answer, in a single async frame (no per-report promise of our own): the
+   * answer is put together here rather than with a {@link Reassembler}, with the same checks.
+   */
   async #call(cmd: number, payload: Uint8Array, options: CtapHidCallOptions): Promise<Uint8Array> {
     if (this.#cid === CTAPHID_BROADCAST_CID)
       throw new CtapHidError('closed', 0, 'no channel: call init() first');
-    return this.#exclusive(async () => {
+    if (this.#busy) throw new CtapHidError('busy', 0, 'one CTAPHID call at a time');
+    this.#busy = true;
+    const signal = options.signal;
+    let onAbort: (() => void) | undefined;
+    try {
       const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
       const cid = this.#cid;
-      let cancelled = false;
-      const onAbort = (): void => {
-        if (cancelled) return;
-        cancelled = true;
-        void this.#send(cid, CtapHidCmd.CANCEL, new Uint8Array(0)).catch(() => undefined);
-      };
-      if (options.signal?.aborted) throw new CtapHidError('aborted', 0, 'aborted before sending');
+      if (signal?.aborted) throw new CtapHidError('aborted', 0, 'aborted before sending');
       await this.#send(cid, cmd, payload);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        const reassembler = new Reassembler();
-        for (;;) {
-          const r = await this.#read(timeoutMs);
-          if (readCid(r) !== cid) continue;
-          const b4 = r[4]!;
+      if (signal) {
+        let cancelled = false;
+        onAbort = (): void => {
+          if (cancelled) return;
+          cancelled = true;
+          void this.#send(cid, CtapHidCmd.CANCEL, new Uint8Array(0)).catch(() => undefined);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      // The answer being put together: its buffer, bytes so far, next sequence number, command.
+      let data: Uint8Array | null = null;
+      let got = 0;
+      let seq = 0;
+      let answerCmd = 0;
+      for (;;) {
+        let r: Uint8Array;
+        try {
+          r = await this.transport.read(timeoutMs);
+        } catch (e) {
+          throw readFailure(e);
+        }
+        if (r.length !== CTAPHID_REPORT_SIZE) throw badReportSize(r);
+        if (readCid(r) !== cid) continue;
+        const b4 = r[4]!;
+        if (b4 & 0x80) {
           if (b4 === (0x80 | CtapHidCmd.KEEPALIVE)) {
             options.onKeepalive?.(r[7]!);
             continue;
           }
           if (b4 === (0x80 | CtapHidCmd.ERROR)) throw CtapHidError.fromDevice(r[7]!);
-          const res = reassembler.push(r);
-          if (res.type === 'error') {
-            throw new CtapHidError(
-              'bad-response',
-              0,
-              `device answer broke framing (${errNames.get(res.error)})`,
-            );
+          // A new message while one is half received: the device lost track (§11.2.4).
+          if (data) throw brokenFraming(CtapHidErr.INVALID_SEQ);
+          const bcnt = (r[5]! << 8) | r[6]!;
+          if (bcnt > CTAPHID_MAX_PAYLOAD) throw brokenFraming(CtapHidErr.INVALID_LEN);
+          answerCmd = b4 & 0x7f;
+          if (bcnt <= CTAPHID_INIT_DATA) {
+            data = r.slice(7, 7 + bcnt);
+            got = bcnt;
+          } else {
+            data = new Uint8Array(bcnt);
+            data.set(r.subarray(7, CTAPHID_REPORT_SIZE));
+            got = CTAPHID_INIT_DATA;
+            seq = 0;
           }
-          // Partial answers wait for more packets; stray continuations are ignored (§11.2.4).
-          if (res.type !== 'complete') continue;
-          if (res.cmd !== cmd) {
-            throw new CtapHidError(
-              'bad-response',
-              0,
-              `device answered command 0x${res.cmd.toString(16)}`,
-            );
-          }
-          return res.payload;
+        } else {
+          // Stray continuations are ignored (§11.2.4).
+          if (!data) continue;
+          if (b4 !== seq) throw brokenFraming(CtapHidErr.INVALID_SEQ);
+          const n = Math.min(CTAPHID_CONT_DATA, data.length - got);
+          data.set(r.subarray(5, 5 + n), got);
+          got += n;
+          seq++;
         }
-      } finally {
-        options.signal?.removeEventListener('abort', onAbort);
+        if (got < data.length) continue;
+        if (answerCmd !== cmd) {
+          throw new CtapHidError(
+            'bad-response',
+            0,
+            `device answered command 0x${answerCmd.toString(16)}`,
+          );
+        }
+        return data;
       }
-    });
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      this.#busy = false;
+    }
   }
+}
+
+/** A transport that takes all reports of one message in one write (e.g. VirtualHidTransport). */
+interface BatchHidWriter {
+  writeReports(reports: readonly Uint8Array[]): Promise<void>;
+}
+
+function batchWriter(transport: HidTransport): BatchHidWriter | undefined {
+  const t = transport as HidTransport & { writeReports?: unknown };
+  return typeof t.writeReports === 'function' ? (t as unknown as BatchHidWriter) : undefined;
+}
+
+function readFailure(e: unknown): unknown {
+  return isTimeout(e)
+    ? new CtapHidError('timeout', 0, 'device did not answer in time', { cause: e })
+    : e;
+}
+
+function badReportSize(r: Uint8Array): CtapHidError {
+  return new CtapHidError('bad-response', 0, `device sent a ${r.length}-byte report`);
+}
+
+function brokenFraming(error: number): CtapHidError {
+  return new CtapHidError(
+    'bad-response',
+    0,
+    `device answer broke framing (${errNames.get(error)})`,
+  );
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -94,25 +94,68 @@ export class VirtualHidTransport implements HidTransport {
     }
     this.#writing = true;
     // Copy now: the caller may reuse its buffer once the promise settles, as with a real device.
-    this.#outgoing = new Uint8Array(report);
+    this.#outgoing = [new Uint8Array(report)];
     return new Promise((resolve) => {
       this.#written = resolve;
       setImmediate(this.#flush);
     });
   }
 
-  /** The write in flight: the report, and how to tell the writer it has gone. */
-  #outgoing: Uint8Array | null = null;
-  #written: (() => void) | null = null;
+  /**
+   * Writes the reports of one message back to back, as a host's HID stack does when it queues
+   * several output reports: each is checked now, then all reach the firmware in order on one later
+   * turn (never inside this call), each subject to the injected faults exactly as with write().
+   * Counts as one write in flight. Cheaper than one write() per report, which costs an event-loop
+   * turn each.
+   */
+  writeReports(reports: readonly Uint8Array[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new HidError('closed', 'the HID transport is closed'));
+    const copies: Uint8Array[] = [];
+    try {
+      for (const r of reports) {
+        checkReport(r, HID_REPORT_SIZE, 'output report');
+        copies.push(new Uint8Array(r));
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.#writing) {
+      return Promise.reject(
+        new HidError('busy', 'a HID write is already in flight; await it first'),
+      );
+    }
+    this.#writing = true;
+    this.#outgoing = copies;
+    return new Promise((resolve) => {
+      this.#written = resolve;
+      setImmediate(this.#flush);
+    });
+  }
 
-  /** Hands the report in flight to the firmware, one tick after write(); bound once. */
+  /** The write in flight: its reports, and how to tell the writer they have gone. */
+  #outgoing: Uint8Array[] | null = null;
+  #written: (() => void) | null = null;
+  /** True while #flush hands reports over: the tick timer is then updated once, at the end. */
+  #flushing = false;
+
+  /** Hands the reports in flight to the firmware, one turn after the write; bound once. */
   readonly #flush = (): void => {
-    const report = this.#outgoing;
+    const reports = this.#outgoing;
     const resolve = this.#written;
     this.#outgoing = null;
     this.#written = null;
     this.#writing = false;
-    if (report && !this.#closed) this.#carry(report, 'to-device');
+    if (reports) {
+      this.#flushing = true;
+      try {
+        for (const r of reports) if (!this.#closed) this.#carry(r, 'to-device');
+      } finally {
+        this.#flushing = false;
+      }
+      // Once per write, not per report: a message that completes within the write never needs
+      // the tick timer, so none is armed and cleared for it (no tick could run in between).
+      this.#updateTicking();
+    }
     resolve?.();
   };
 
@@ -134,7 +177,8 @@ export class VirtualHidTransport implements HidTransport {
   #deliverToDevice(report: Uint8Array): void {
     if (this.#closed) return;
     this.#toHost(this.#firmware.handleReport(report));
-    this.#updateTicking();
+    // Inside a flush the flush arms or stops the timer once at its end.
+    if (!this.#flushing) this.#updateTicking();
   }
 
   #toHost(reports: Uint8Array[]): void {
