@@ -35,7 +35,7 @@ export interface ChipCallOptions {
 
 /** Options of {@link Chip.fromTransport}. */
 export interface ChipOptions {
-  /** The serial printed on the chip; default the HID serial number, else the AAGUID in hex. */
+  /** The serial printed on the chip; default the HID serial number (unknown over UDP). */
   readonly serial?: string;
   /** Called when the key waits for a touch ("touch your key" prompts; manual presses). */
   readonly onUserPresence?: () => void;
@@ -63,7 +63,13 @@ interface UvPlan {
  */
 export class Chip implements Authenticator<'chip'> {
   readonly kind = 'chip' as const;
+  /**
+   * The serial printed on the chip, or 'unknown' when neither the caller nor the transport knows
+   * it (UDP carries none, and CTAP2 getInfo has no serial: the AAGUID names a model, not a chip).
+   */
   readonly serial: string;
+  /** The serial when known, else undefined (what programs should print as null). */
+  readonly serialNumber: string | undefined;
   /** The CTAP2 command layer, for what the Authenticator interface does not cover. */
   readonly ctap: Ctap2Client;
   /** The CTAPHID framing layer (wink, ping, U2F messages). */
@@ -71,10 +77,16 @@ export class Chip implements Authenticator<'chip'> {
   readonly #options: ChipOptions;
   #closed = false;
 
-  private constructor(hid: CtapHidClient, ctap: Ctap2Client, serial: string, options: ChipOptions) {
+  private constructor(
+    hid: CtapHidClient,
+    ctap: Ctap2Client,
+    serial: string | undefined,
+    options: ChipOptions,
+  ) {
     this.hid = hid;
     this.ctap = ctap;
-    this.serial = serial;
+    this.serialNumber = serial;
+    this.serial = serial ?? 'unknown';
     this.#options = options;
   }
 
@@ -118,11 +130,9 @@ export class Chip implements Authenticator<'chip'> {
     };
     const ctap = new Ctap2Client(channel, options.ctap);
     try {
-      const info = await ctap.getInfo();
-      const serial =
-        options.serial ??
-        transport.descriptor.serialNumber ??
-        Buffer.from(info.aaguid).toString('hex');
+      // A first getInfo proves the key speaks CTAP2 before anyone relies on it.
+      await ctap.getInfo();
+      const serial = options.serial ?? (transport.descriptor.serialNumber || undefined);
       return new Chip(hid, ctap, serial, options);
     } catch (e) {
       await hid.close().catch(() => undefined);

@@ -114,3 +114,28 @@ describe('the serving note', () => {
     }
   });
 });
+
+describe('the serial over UDP', () => {
+  it('is null (JSON) or unknown (text), never the AAGUID, since UDP carries no serial', async () => {
+    const file = join(dir, 'serial.json');
+    const made = await createChipDeviceFile({ serial: 'SERIAL-1', out: file });
+    const served = await serveChipFile(file, { port: 0, hostPort: 'sender' });
+    try {
+      const device = `udp:127.0.0.1:${served.address.port}`;
+      const json = await cli('chip', 'info', '--device', device, '--local-port', '0', '--json');
+      expect(json.code, json.stderr).toBe(0);
+      const info = JSON.parse(json.stdout) as { serial: unknown; aaguid: string };
+      expect(info.aaguid).toBe(made.aaguid);
+      expect(info.serial).toBeNull();
+      const text = await cli('chip', 'info', '--device', device, '--local-port', '0');
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/^serial {6}unknown$/m);
+      expect(text.stdout).not.toMatch(new RegExp(`^serial.*${made.aaguid}`, 'm'));
+    } finally {
+      await served.close();
+    }
+    // A device file knows its serial.
+    const local = await cli('chip', 'info', '--device', file, '--json');
+    expect((JSON.parse(local.stdout) as { serial: string }).serial).toBe('SERIAL-1');
+  });
+});

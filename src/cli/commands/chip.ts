@@ -347,7 +347,7 @@ const info: Command = {
       const i = await chip.info();
       const pinRetries = i.options.clientPin === true ? await chip.pinRetries() : undefined;
       const data = {
-        serial: chip.serial,
+        serial: chip.serialNumber ?? null,
         transport: chip.hid.transport.descriptor.transport,
         versions: i.versions,
         extensions: i.extensions,
@@ -441,7 +441,7 @@ a relying party verifies: clientDataJSON and attestationObject, base64url.`,
       const att = decodeCbor(r.attestationObject, { canonical: false }) as Map<string, unknown>;
       const authData = parseAuthData(att.get('authData') as Uint8Array);
       const data = {
-        serial: chip.serial,
+        serial: chip.serialNumber ?? null,
         rpId: rp,
         origin: origin(ctx, rp),
         credentialId: toBase64Url(r.credentialId),
@@ -501,7 +501,7 @@ ${RP_HELP}
       );
       const ad = parseAuthData(p.authenticatorData);
       const data = {
-        serial: chip.serial,
+        serial: chip.serialNumber ?? null,
         rpId: rp,
         origin: origin(ctx, rp),
         credentialId: toBase64Url(p.credentialId),
@@ -544,7 +544,7 @@ ${DEVICE_HELP}
       const retries = await chip.pinRetries();
       if (flag(ctx, 'json'))
         return printJson(ctx, {
-          serial: chip.serial,
+          serial: chip.serialNumber ?? null,
           pinSet: true,
           changed: current !== undefined,
           pinRetries: retries,
@@ -573,7 +573,8 @@ ${DEVICE_HELP}
       );
     await withChip(ctx, async (chip) => {
       await chip.reset({ signal: ctx.signal });
-      if (flag(ctx, 'json')) return printJson(ctx, { serial: chip.serial, reset: true });
+      if (flag(ctx, 'json'))
+        return printJson(ctx, { serial: chip.serialNumber ?? null, reset: true });
       ctx.io.stdout(`chip ${chip.serial} reset: no credentials, no PIN\n`);
     });
   },
