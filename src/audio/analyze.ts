@@ -5,7 +5,12 @@
  * checklist.
  */
 import { constantTimeEqualString } from '../core/bytes.js';
-import { buildChecklist, type ChecklistItem, type ReaderProfile } from './checklist.js';
+import {
+  buildChecklist,
+  LONG_SEGMENT_FACTOR,
+  type ChecklistItem,
+  type ReaderProfile,
+} from './checklist.js';
 import { CodeSpeaker, DIGITS } from './code-speech.js';
 import { dbfs, envelope, fft, nextPow2, peak, resample, rms } from './dsp.js';
 import { createSpeechEngine } from './engines/index.js';
@@ -51,6 +56,22 @@ export interface AnalysedSegment {
   readonly toneHz?: number;
 }
 
+/** Something about the audio that makes its result less sure. */
+export interface AnalysisWarning {
+  /**
+   * `segment-too-long`: speech ran several digits together (it was split at level dips, or
+   * could not be); `low-confidence`: a digit was barely closer than the runner-up (under 0.2);
+   * `truncated`: the file holds less data than its header says.
+   */
+  readonly code: 'segment-too-long' | 'low-confidence' | 'truncated';
+  readonly detail: string;
+}
+
+/** Below this confidence a digit heard is reported with a `low-confidence` warning. */
+export const LOW_CONFIDENCE = 0.2;
+/** A dip in the level at least this deep (dB) under the peaks either side may split a segment. */
+const SPLIT_DIP_DB = 10;
+
 /** Everything the analyser found. */
 export interface AudioAnalysis {
   readonly file: WavInfo & { readonly durationMs: number };
@@ -86,9 +107,70 @@ export interface AudioAnalysis {
   /** Present when an expected code was given. */
   readonly matches?: boolean;
   readonly checklist: readonly ChecklistItem[];
+  readonly warnings: readonly AnalysisWarning[];
 }
 
 const HOP_MS = 5;
+
+/**
+ * Splits speech that runs digits together (system espeak-ng's default word gap is short enough
+ * to leave no silence between them): a segment over {@link LONG_SEGMENT_FACTOR} times the
+ * longest template is cut at the deepest dip of its level that lies at least
+ * {@link SPLIT_DIP_DB} under the highest level on each side (within one template's length),
+ * again and again until every piece is short enough or no such dip is left. With `target`, the
+ * longest pieces keep being cut at such dips until there are that many segments.
+ */
+function splitRunTogether(
+  pcm: Pcm,
+  segs: RawSegment[],
+  longestMs: number,
+  shortestMs: number,
+  target?: number,
+): { segs: RawSegment[]; tooLong: number; split: number } {
+  const sr = pcm.sampleRate;
+  const hop = Math.max(1, Math.round((sr * HOP_MS) / 1000));
+  const maxLen = (LONG_SEGMENT_FACTOR * longestMs * sr) / 1000;
+  const minPiece = Math.max(hop * 4, (0.4 * shortestMs * sr) / 1000);
+  const reach = Math.max(1, Math.round((longestMs * sr) / 1000 / hop));
+  const hp = highPass(pcm, 150);
+  const cutAt = (s: RawSegment): number | undefined => {
+    const env = envelope(hp.samples.subarray(s.start, s.end), hop, 4 * hop);
+    const db = Array.from(env, (e) => 20 * Math.log10(e + 1));
+    let best: { at: number; depth: number } | undefined;
+    const edge = Math.ceil(minPiece / hop);
+    for (let i = edge; i < db.length - edge; i++) {
+      if (!(db[i]! <= db[i - 1]! && db[i]! <= db[i + 1]!)) continue;
+      let left = -Infinity;
+      for (let k = Math.max(0, i - reach); k < i; k++) left = Math.max(left, db[k]!);
+      let right = -Infinity;
+      for (let k = i + 1; k <= Math.min(db.length - 1, i + reach); k++)
+        right = Math.max(right, db[k]!);
+      const depth = Math.min(left, right) - db[i]!;
+      if (depth >= SPLIT_DIP_DB && (!best || depth > best.depth)) best = { at: i, depth };
+    }
+    return best ? s.start + best.at * hop + Math.round(hop / 2) : undefined;
+  };
+  const out = segs.map((s) => ({ ...s }));
+  const stuck = new Set<RawSegment>();
+  let split = 0;
+  const tooLong = out.filter((s) => s.end - s.start > maxLen).length;
+  for (let guard = 0; guard < 64; guard++) {
+    const want = (s: RawSegment) =>
+      !stuck.has(s) && (s.end - s.start > maxLen || (target !== undefined && out.length < target));
+    const cands = out.filter(want).sort((a, b) => b.end - b.start - (a.end - a.start));
+    const s = cands[0];
+    if (!s) break;
+    const at = cutAt(s);
+    if (at === undefined) {
+      stuck.add(s);
+      continue;
+    }
+    const k = out.indexOf(s);
+    out.splice(k, 1, { start: s.start, end: at }, { start: at, end: s.end });
+    split++;
+  }
+  return { segs: out, tooLong, split };
+}
 
 interface RawSegment {
   start: number; // samples
@@ -367,6 +449,25 @@ export async function analyzeAudio(
   if (speech.length === 0) {
     throw new AudioError('bad-wav', 'no speech found in the audio');
   }
+  // Digits run together (no silence between them) are cut apart at the dips of the level.
+  const langsToTry: SpeechLanguage[] = langOpt === 'auto' ? [...SpeechLanguages] : [langOpt];
+  let longestMs = 0;
+  let shortestMs = Infinity;
+  for (const l of langsToTry) {
+    for (const t of await templates(speaker, l, DEFAULT_RATE_WPM, options.voice)) {
+      longestMs = Math.max(longestMs, t.durationMs);
+      shortestMs = Math.min(shortestMs, t.durationMs);
+    }
+  }
+  // Only when told the code and fewer segments were found than it has digits: a slow speaker's
+  // digits are long too, and without the count there is no telling them from digits run together.
+  const longestBeforeMs = Math.max(...speech.map((sg) => ms(sg.end - sg.start)));
+  const cut =
+    options.expect !== undefined && speech.length < options.expect.length
+      ? splitRunTogether(pcm, speech, longestMs, shortestMs, options.expect.length)
+      : { segs: speech, tooLong: 0, split: 0 };
+  speech = cut.segs;
+  const joins = new Set(speech.slice(1).filter((b, k) => b.start === speech[k]!.end));
 
   // 2. Features, then the digits: templates at the default rate first, then at the rate the
   // durations point to (DTW absorbs tempo, but closer templates give surer matches and a rate).
@@ -411,7 +512,7 @@ export async function analyzeAudio(
     for (let k = 0; k < speech.length - 1;) {
       const a = speech[k]!;
       const b = speech[k + 1]!;
-      if (ms(b.start - a.end) <= inner * 1.3 + 20) {
+      if (!joins.has(b) && ms(b.start - a.end) <= inner * 1.3 + 20) {
         const f = featuresOf({ start: a.start, end: b.end });
         const together = Math.min(...ts.map((t) => dtw(f, t.features)));
         if (together < (dec.digits[k]!.distance + dec.digits[k + 1]!.distance) / 2) {
@@ -488,7 +589,8 @@ export async function analyzeAudio(
   const checklist = buildChecklist(
     {
       digitSegments: speech.length,
-      longestSegmentMs: Math.max(...durs),
+      // As heard, before any cutting: digits run together are not digit by digit.
+      longestSegmentMs: Math.max(longestBeforeMs, ...durs),
       longestTemplateMs,
       decoded: heard,
       ...(options.expect !== undefined ? { expected: options.expect } : {}),
@@ -500,6 +602,33 @@ export async function analyzeAudio(
     },
     options.profile,
   );
+  const warnings: AnalysisWarning[] = [];
+  const longestNow = Math.max(...durs);
+  if (
+    cut.split > 0 ||
+    Math.max(longestBeforeMs, longestNow) > LONG_SEGMENT_FACTOR * longestTemplateMs
+  ) {
+    warnings.push({
+      code: 'segment-too-long',
+      detail:
+        cut.split > 0
+          ? `speech ran digits together: split ${cut.split} time(s) at dips in the level`
+          : `a segment of ${Math.round(longestNow)} ms is over ${LONG_SEGMENT_FACTOR}x the longest digit`,
+    });
+  }
+  const unsure = dec.digits.filter((g) => g.confidence < LOW_CONFIDENCE).length;
+  if (unsure > 0) {
+    warnings.push({
+      code: 'low-confidence',
+      detail: `${unsure} digit(s) heard with confidence under ${LOW_CONFIDENCE}`,
+    });
+  }
+  if (info.missingBytes !== undefined) {
+    warnings.push({
+      code: 'truncated',
+      detail: `the file holds ${info.missingBytes} bytes less audio than its header says`,
+    });
+  }
   return {
     file: { ...info, durationMs: ms(x.length) },
     levels: { peakDbfs: dbfs(p), speechRmsDbfs, clippedSamples: clipped, clipping: clipped > 0 },
@@ -525,5 +654,6 @@ export async function analyzeAudio(
     decoded: heard,
     ...(matches !== undefined ? { matches } : {}),
     checklist,
+    warnings,
   };
 }

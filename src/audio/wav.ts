@@ -17,7 +17,16 @@ export interface WavInfo {
   readonly sampleRate: number;
   /** Sample frames (one sample per channel each). */
   readonly frames: number;
+  /**
+   * Bytes the data chunk's header promised that the file does not hold (a cut-off file); absent
+   * when it holds them all, or when the size was left unset by a streaming writer (0x7fff0000 or
+   * more, as `espeak-ng --stdout` writes).
+   */
+  readonly missingBytes?: number;
 }
+
+/** Data sizes from here up are a streaming writer's "unknown", not a promise. */
+const STREAMED_SIZE = 0x7fff0000;
 
 /** A decoded WAV: mono 16-bit PCM (channels averaged) and what the file held. */
 export interface DecodedWav extends Pcm {
@@ -97,7 +106,7 @@ export function decodeWav(bytes: Uint8Array): DecodedWav {
   let off = 12;
   let fmt:
     { format: number; channels: number; rate: number; align: number; bits: number } | undefined;
-  let data: { start: number; length: number } | undefined;
+  let data: { start: number; length: number; missing: number } | undefined;
   while (off + 8 <= bytes.length) {
     const id = fourcc(bytes, off);
     const size = v.getUint32(off + 4, true);
@@ -117,7 +126,12 @@ export function decodeWav(bytes: Uint8Array): DecodedWav {
       fmt = { format, channels, rate, align, bits };
     } else if (id === 'data') {
       if (!fmt) bad('data chunk comes before the fmt chunk');
-      data = { start: body, length: Math.min(size, bytes.length - body) };
+      const held = bytes.length - body;
+      data = {
+        start: body,
+        length: Math.min(size, held),
+        missing: size > held && size < STREAMED_SIZE ? size - held : 0,
+      };
       break;
     }
     // Chunks are padded to an even length (RIFF).
@@ -170,6 +184,7 @@ export function decodeWav(bytes: Uint8Array): DecodedWav {
       bitsPerSample: f.bits,
       sampleRate: f.rate,
       frames,
+      ...(d.missing > 0 ? { missingBytes: d.missing } : {}),
     },
   };
 }

@@ -84,6 +84,7 @@ describe('device create audio-reader / speak / audio analyze', () => {
     const an = JSON.parse(a.stdout);
     expect(an.decoded).toBe(spoken.code);
     expect(an.matches).toBe(true);
+    expect(an.warnings).toEqual([]);
     expect(an.language).toBe('en');
     expect(Math.abs(an.timing.estimatedWpm - 175)).toBeLessThan(9);
     const pic = await readFile(svg, 'utf8');

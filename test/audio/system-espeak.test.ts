@@ -41,6 +41,44 @@ describeWithTool(
       });
     }
 
+    // eSpeak NG's defaults (no -g): the digits run together with no silence between them. The
+    // analyser cuts such speech at the dips of its level, but does not yet hear every digit
+    // right; what it must do is say so: a segment-too-long warning, never a silent answer.
+    for (const voice of ['da', 'en'] as const) {
+      it(`espeak-ng -v ${voice} "4 8 1 5 9 2" with default settings is flagged as run together`, async () => {
+        const wav = espeak(['-v', voice, '4 8 1 5 9 2']);
+        const a = await analyzeWav(wav, { speaker, lang: voice, expect: '481592' });
+        expect(a.warnings.map((w) => w.code)).toContain('segment-too-long');
+        expect(a.checklist.find((c) => c.id === 'digit-by-digit')!.status).toBe('fail');
+        // Without the code: still digits, and the checklist still does not vouch for it.
+        const blind = await analyzeWav(wav, { speaker, lang: voice });
+        expect(blind.decoded).toMatch(/^\d+$/);
+        expect(blind.checklist.find((c) => c.id === 'digit-by-digit')!.status).toBe('fail');
+      });
+    }
+
+    it('digits run together are flagged: a warning, and digit by digit fails', async () => {
+      const wav = espeak(['-v', 'en', '4 8 1 5 9 2']);
+      const a = await analyzeWav(wav, { speaker, lang: 'en' });
+      expect(a.warnings.map((w) => w.code)).toContain('segment-too-long');
+      const spaced = await analyzeWav(espeak(['-v', 'en', '-g', '30', '4 8 1 5 9 2']), {
+        speaker,
+        lang: 'en',
+      });
+      expect(spaced.warnings.map((w) => w.code)).not.toContain('segment-too-long');
+    });
+
+    it('a file cut short is analysed with a truncated warning; a streamed header is not one', async () => {
+      const wav = espeak(['-v', 'en', '-g', '30', '4 8 1 5 9 2']);
+      expect((await analyzeWav(wav, { speaker })).warnings.map((w) => w.code)).not.toContain(
+        'truncated',
+      );
+      const whole = encodeWav(decodeWav(wav));
+      const cut = whole.subarray(0, whole.length - 2000);
+      const a = await analyzeWav(cut, { speaker });
+      expect(a.warnings.find((w) => w.code === 'truncated')!.detail).toContain('2000 bytes');
+    });
+
     it('the rate it reports follows the -s that made the audio', async () => {
       const slow = await analyzeWav(espeak(['-v', 'en', '-s', '100', '-g', '30', '4 7 1 8 2 9']), {
         speaker,

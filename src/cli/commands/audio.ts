@@ -266,6 +266,7 @@ function report(a: AudioAnalysis): string {
         `  ${r(s.startMs).padStart(6)}-${r(s.endMs).padEnd(6)} ms  ${s.kind === 'tone' ? `tone ${s.toneHz} Hz` : `digit ${s.digit} (confidence ${r(s.confidence, 2)})`}  ${r(s.durationMs)} ms, RMS ${r(s.rmsDbfs, 1)} dBFS`,
     ),
     `pauses: ${a.pausesMs.map((p) => `${Math.round(p)}`).join(', ') || '-'} ms`,
+    ...a.warnings.map((w) => `warning (${w.code}): ${w.detail}`),
     'EN 301 549 checklist (source: device-profile = what the reader documents; sound = measured here):',
     ...a.checklist.map(
       (c) =>
