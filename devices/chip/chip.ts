@@ -333,7 +333,20 @@ export class Chip implements Authenticator<'chip'> {
   /** authenticatorReset: wipes every credential and the PIN (needs a touch). */
   async reset(options: ChipCallOptions = {}): Promise<void> {
     this.#open();
-    await this.ctap.reset(this.#call(options));
+    try {
+      await this.ctap.reset(this.#call(options));
+    } catch (e) {
+      // CTAP 2.1 §6.6: a key refuses a reset later than ~10 s after power-up; the bare status
+      // does not tell the user that the cure is a fresh power-up.
+      if (e instanceof CtapError && e.status === CtapStatus.CTAP2_ERR_NOT_ALLOWED) {
+        throw new CtapError(
+          e.status,
+          'the chip accepts a reset only within 10 s of power-up: restart its "mitid-sim chip serve" (or unplug and replug a real key), then reset at once',
+          { cause: e },
+        );
+      }
+      throw e;
+    }
   }
 
   /** Blinks the key (CTAPHID_WINK), so a user can tell which one is meant. */

@@ -13,6 +13,7 @@ import {
 } from '../../devices/chip/virtual.js';
 import { commands } from '../../src/cli/commands/chip.js';
 import { runCli } from '../../src/cli/main.js';
+import { VirtualClock } from '../../src/core/clock.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -137,5 +138,31 @@ describe('the serial over UDP', () => {
     // A device file knows its serial.
     const local = await cli('chip', 'info', '--device', file, '--json');
     expect((JSON.parse(local.stdout) as { serial: string }).serial).toBe('SERIAL-1');
+  });
+});
+
+describe('reset outside the power-up window', () => {
+  it('explains the 10 s window and how to get a fresh one', async () => {
+    const file = join(dir, 'reset.json');
+    await createChipDeviceFile({ serial: 'RESET-1', out: file });
+    const clock = new VirtualClock();
+    const served = await serveChipFile(file, { port: 0, hostPort: 'sender', clock });
+    try {
+      clock.advance(11_000);
+      const r = await cli(
+        'chip',
+        'reset',
+        '--device',
+        `udp:127.0.0.1:${served.address.port}`,
+        '--local-port',
+        '0',
+        '--yes',
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/only within 10 s of power-up: restart .*chip serve.*reset at once/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      await served.close();
+    }
   });
 });
