@@ -443,14 +443,18 @@ export class Ctap2Client {
             ),
           }
         : undefined;
-    return {
+    const parsed = parseAuthData(authData);
+    const numberOfCredentials = field(m, 5, isInt, `${name} numberOfCredentials`);
+    // Built without spreads (once per assertion); absent members stay absent, as before.
+    const out: { -readonly [K in keyof AssertionResult]: AssertionResult[K] } = {
       credentialId,
       authData,
       signature,
-      parsed: parseAuthData(authData),
-      ...opt('user', user),
-      ...opt('numberOfCredentials', field(m, 5, isInt, `${name} numberOfCredentials`)),
+      parsed,
     };
+    if (user !== undefined) out.user = user;
+    if (numberOfCredentials !== undefined) out.numberOfCredentials = numberOfCredentials;
+    return out;
   }
 
   /** authenticatorReset (CTAP 2.1 §6.6): needs a touch within seconds of power-up on real keys. */

@@ -38,15 +38,21 @@ function bad(what: string): DeviceError {
 /** Parses authenticator data (WebAuthn §6.1), checking every length it reads. */
 export function parseAuthData(data: Uint8Array): ParsedAuthData {
   if (!(data instanceof Uint8Array) || data.length < 37) throw bad('shorter than 37 bytes');
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const flags = data[32] ?? 0;
-  const signCount = view.getUint32(33);
+  const flags = data[32]!;
+  // Big-endian counter (WebAuthn §6.1), read without a DataView: this runs once per assertion.
+  const signCount = ((data[33]! << 24) | (data[34]! << 16) | (data[35]! << 8) | data[36]!) >>> 0;
+  const rpIdHash = data.subarray(0, 32);
+  // The usual assertion: no attested credential data, no extensions, nothing more to read.
+  if ((flags & (AuthDataFlags.attestedCredentialData | AuthDataFlags.extensionData)) === 0) {
+    if (data.length !== 37) throw bad(`${data.length - 37} bytes left over`);
+    return { rpIdHash, flags, signCount };
+  }
   let at = 37;
-  let out: ParsedAuthData = { rpIdHash: data.subarray(0, 32), flags, signCount };
+  let out: ParsedAuthData = { rpIdHash, flags, signCount };
   if (flags & AuthDataFlags.attestedCredentialData) {
     if (data.length < at + 18) throw bad('attested credential data is cut short');
     const aaguid = data.subarray(at, at + 16);
-    const idLen = view.getUint16(at + 16);
+    const idLen = (data[at + 16]! << 8) | data[at + 17]!;
     at += 18;
     if (data.length < at + idLen) throw bad('credential ID is cut short');
     const credentialId = data.subarray(at, at + idLen);
