@@ -572,10 +572,12 @@ export class CtapHidClient {
   readonly #random: (n: number) => Uint8Array;
   #busy = false;
   readonly #batch: BatchHidWriter | undefined;
+  readonly #ready: ReadyHidReader | undefined;
 
   private constructor(transport: HidTransport, options: CtapHidClientOptions) {
     this.transport = transport;
     this.#batch = batchWriter(transport);
+    this.#ready = readyReader(transport);
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
   }
@@ -744,11 +746,14 @@ export class CtapHidClient {
       let seq = 0;
       let answerCmd = 0;
       for (;;) {
-        let r: Uint8Array;
-        try {
-          r = await this.transport.read(timeoutMs);
-        } catch (e) {
-          throw readFailure(e);
+        // Reports already arrived are taken without a promise each, when the transport can.
+        let r = this.#ready?.readReady();
+        if (r === undefined) {
+          try {
+            r = await this.transport.read(timeoutMs);
+          } catch (e) {
+            throw readFailure(e);
+          }
         }
         if (r.length !== CTAPHID_REPORT_SIZE) throw badReportSize(r);
         if (readCid(r) !== cid) continue;
@@ -802,6 +807,16 @@ export class CtapHidClient {
 /** A transport that takes all reports of one message in one write (e.g. VirtualHidTransport). */
 interface BatchHidWriter {
   writeReports(reports: readonly Uint8Array[]): Promise<void>;
+}
+
+/** A transport that hands over an input report already arrived without waiting. */
+interface ReadyHidReader {
+  readReady(): Uint8Array | undefined;
+}
+
+function readyReader(transport: HidTransport): ReadyHidReader | undefined {
+  const t = transport as HidTransport & { readReady?: unknown };
+  return typeof t.readReady === 'function' ? (t as unknown as ReadyHidReader) : undefined;
 }
 
 function batchWriter(transport: HidTransport): BatchHidWriter | undefined {

@@ -61,6 +61,15 @@ export class ReportQueue {
     });
   }
 
+  /**
+   * The next report if one is already queued, else undefined; never waits. Lets a reader drain an
+   * answer that has arrived in one go without a promise per report (the answer still came in on a
+   * later turn than the request: this only skips waiting for what is already here).
+   */
+  take(): Uint8Array | undefined {
+    return this.#closed ? undefined : this.#reports.shift();
+  }
+
   /** Reports queued and not yet read. */
   get length(): number {
     return this.#reports.length;

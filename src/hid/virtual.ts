@@ -163,6 +163,11 @@ export class VirtualHidTransport implements HidTransport {
     return this.#queue.read(timeoutMs);
   }
 
+  /** An input report that has already arrived, or undefined (never waits; see ReportQueue.take). */
+  readReady(): Uint8Array | undefined {
+    return this.#queue.take();
+  }
+
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;

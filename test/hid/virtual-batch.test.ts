@@ -64,4 +64,18 @@ describe('VirtualHidTransport.writeReports', () => {
     ]);
     await t.close();
   });
+
+  it('readReady hands over only reports that have arrived, never waiting', async () => {
+    const fw = new EchoFirmware();
+    const t = new VirtualHidTransport(fw);
+    const p = t.writeReports([report(1), report(2)]);
+    expect(t.readReady()).toBeUndefined();
+    await p;
+    expect(t.readReady()?.[0]).toBe(1);
+    expect(t.readReady()?.[0]).toBe(2);
+    expect(t.readReady()).toBeUndefined();
+    await t.write(report(3));
+    await t.close();
+    expect(t.readReady()).toBeUndefined();
+  });
 });
