@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { AudioError } from './errors.js';
 import { pcmStream } from './stream.js';
 import type { Pcm } from './wav.js';
@@ -24,6 +25,46 @@ export interface ProbeEnvironment {
   readonly asoundCards?: string | undefined;
   /** Output of `aplay -L`, or undefined when aplay is not installed. */
   readonly aplayList?: string | undefined;
+  /** The check run when aplay is missing; default {@link probeSpeakerInChild}. */
+  readonly speakerProbe?: () => SoundDeviceProbe;
+}
+
+/** Where the optional `speaker` package is, or undefined when it is not installed. */
+function speakerPath(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve('speaker');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Loads `speaker` (or the module at `modulePath`) and opens an output in a child process: its
+ * ALSA backend aborts the process it loads in when there is no default device, so only a clean
+ * exit of the child means a device. A non-zero exit, a signal or a timeout mean none.
+ */
+export function probeSpeakerInChild(
+  modulePath: string | undefined = speakerPath(),
+): SoundDeviceProbe {
+  if (modulePath === undefined)
+    return {
+      available: false,
+      reason: 'aplay is not installed and the optional npm package speaker is not either',
+    };
+  const script = [
+    `const Speaker = require(${JSON.stringify(modulePath)});`,
+    'const S = Speaker.default ?? Speaker;',
+    'const s = new S({ channels: 1, bitDepth: 16, sampleRate: 22050 });',
+    "s.on('error', () => process.exit(3));",
+    'setTimeout(() => process.exit(0), 100);',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['-e', script], { stdio: 'ignore', timeout: 10_000 });
+  if (r.error || r.signal !== null || r.status !== 0) {
+    const how =
+      r.signal !== null ? `was killed by ${r.signal}` : `exited with ${r.status ?? 'an error'}`;
+    return { available: false, reason: `no usable default output (a test load of speaker ${how})` };
+  }
+  return { available: true, reason: 'speaker opened the default output in a test process' };
 }
 
 function readCards(): string | undefined {
@@ -41,8 +82,9 @@ function aplayList(): string | undefined {
 
 /**
  * Says whether a sound device exists, without loading any native audio code in this process.
- * Linux: a card in /proc/asound/cards, and (when aplay is installed) a `default` or
- * `sysdefault` PCM in `aplay -L`. macOS and Windows always have a default output.
+ * Linux: a card in /proc/asound/cards, and a `default` or `sysdefault` PCM in `aplay -L`; without
+ * aplay, a test load of speaker in a child process ({@link probeSpeakerInChild}). macOS and
+ * Windows always have a default output.
  */
 export function probeSoundDevice(env: ProbeEnvironment = {}): SoundDeviceProbe {
   const platform = env.platform ?? process.platform;
@@ -55,7 +97,9 @@ export function probeSoundDevice(env: ProbeEnvironment = {}): SoundDeviceProbe {
   if (!/^\s*\d+\s*\[/m.test(cards))
     return { available: false, reason: 'ALSA lists no sound cards' };
   const list = 'aplayList' in env ? env.aplayList : aplayList();
-  if (list !== undefined && !/^(default|sysdefault)(:|$)/m.test(list)) {
+  // A card listed is not a default device: without aplay to ask, try speaker in a child process.
+  if (list === undefined) return (env.speakerProbe ?? probeSpeakerInChild)();
+  if (!/^(default|sysdefault)(:|$)/m.test(list)) {
     return { available: false, reason: 'ALSA has no default output device' };
   }
   return { available: true, reason: 'ALSA sound card found' };

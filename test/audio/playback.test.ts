@@ -8,11 +8,37 @@ import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { AudioError } from '../../src/audio/errors.js';
-import { playPcm, probeSoundDevice } from '../../src/audio/playback.js';
+import { playPcm, probeSoundDevice, probeSpeakerInChild } from '../../src/audio/playback.js';
 import { SayEngine, createSpeechEngine, sayCanExport } from '../../src/audio/engines/index.js';
 
 const CARDS =
   ' 0 [PCH            ]: HDA-Intel - HDA Intel PCH\n                      HDA Intel PCH at 0xf7f10000 irq 32\n';
+
+describe('probeSpeakerInChild (aplay missing)', () => {
+  it('a module that aborts its process on load, or exits non-zero, means no device; a clean load means one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mitid-speaker-probe-'));
+    try {
+      const aborts = join(dir, 'aborts.cjs');
+      await writeFile(aborts, 'process.abort();\n');
+      const a = probeSpeakerInChild(aborts);
+      expect(a.available).toBe(false);
+      expect(a.reason).toMatch(/killed by SIGABRT|exited with/);
+      const fails = join(dir, 'fails.cjs');
+      await writeFile(fails, 'process.exit(4);\n');
+      expect(probeSpeakerInChild(fails)).toMatchObject({ available: false });
+      expect(probeSpeakerInChild(fails).reason).toContain('exited with 4');
+      // A stand-in with speaker's shape that opens fine.
+      const opens = join(dir, 'opens.cjs');
+      await writeFile(
+        opens,
+        "const { EventEmitter } = require('node:events');\nmodule.exports = class extends EventEmitter {};\n",
+      );
+      expect(probeSpeakerInChild(opens).available).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('probeSoundDevice', () => {
   it('reads machines described to it', () => {
@@ -34,8 +60,22 @@ describe('probeSoundDevice', () => {
         aplayList: 'null\ndefault\n    Default ALSA Output\n',
       }).available,
     ).toBe(true);
+    // A listed card without aplay is not taken on trust: the child-process probe decides.
     expect(
-      probeSoundDevice({ platform: 'linux', asoundCards: CARDS, aplayList: undefined }).available,
+      probeSoundDevice({
+        platform: 'linux',
+        asoundCards: CARDS,
+        aplayList: undefined,
+        speakerProbe: () => ({ available: false, reason: 'test' }),
+      }).available,
+    ).toBe(false);
+    expect(
+      probeSoundDevice({
+        platform: 'linux',
+        asoundCards: CARDS,
+        aplayList: undefined,
+        speakerProbe: () => ({ available: true, reason: 'test' }),
+      }).available,
     ).toBe(true);
     expect(probeSoundDevice({ platform: 'darwin' }).available).toBe(true);
     expect(probeSoundDevice({ platform: 'freebsd' }).available).toBe(false);
