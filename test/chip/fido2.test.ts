@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,18 +22,38 @@ let n = 0;
 
 type Json = Record<string, unknown> & { ok: boolean };
 
-/** A fresh chip served over UDP, and python-fido2 running one scenario against it. */
-async function runPeer(scenario: string): Promise<Json> {
+/** A UDP port free right now (bound, then released). */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  const { port } = s.address();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A fresh chip served over UDP, and python-fido2 running one scenario against it. By default
+ * the chip answers the sender's port; with `fixedPorts`, it listens on a fixed device port and
+ * answers a fixed host port that the client binds, as the SoloKeys simulator does with 8111/7112
+ * (other ports here, so that parallel suites do not collide).
+ */
+async function runPeer(scenario: string, fixedPorts = false): Promise<Json> {
   const file = join(dir, `chip-${++n}.json`);
   await createChipDeviceFile({ serial: `PY-${n}`, out: file });
   const state = JSON.parse(await readFile(file, 'utf8')) as {
     firmware: { attestation: { caCertDer: string } };
   };
   trustChipCa(new Uint8Array(Buffer.from(state.firmware.attestation.caCertDer, 'base64')));
-  const served = await serveChipFile(file, { port: 0, hostPort: 'sender' });
+  const hostPort = fixedPorts ? await freeUdpPort() : undefined;
+  const served = await serveChipFile(file, {
+    port: fixedPorts ? await freeUdpPort() : 0,
+    hostPort: hostPort ?? 'sender',
+  });
   try {
+    const args = [peer, '127.0.0.1', String(served.address.port), scenario];
+    if (hostPort !== undefined) args.push(String(hostPort));
     // Asynchronous spawn: the chip answers from this process's event loop.
-    const child = spawn(PY, [peer, '127.0.0.1', String(served.address.port), scenario], {
+    const child = spawn(PY, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -183,6 +204,15 @@ describeWithTool('python3-fido2', hasFido2, 'python-fido2 drives the chip over U
     expect(r.registered).toBe(true);
     expect(r.counterIncreases).toBe(true);
     expect(r.wrongAppStatus).toBe(0x6a80);
+  });
+
+  it('works with answers to a fixed host port (the SoloKeys default), through a power cycle', async () => {
+    const r = await runPeer('register', true);
+    expect((r.registration as Reg).fmt).toBe('packed');
+    await crossVerify(r.registration as Reg, r.assertion as Assertion);
+    const reset = await runPeer('reset', true);
+    expect(reset.pinAfterReset).toBe(false);
+    expect(reset.oldCredential).toBe('NO_CREDENTIALS');
   });
 
   it('resets after a power cycle by the reboot datagram: credentials and PIN gone', async () => {

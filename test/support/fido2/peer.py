@@ -1,6 +1,8 @@
 """python-fido2 as an independent FIDO client of our chip, over UDP.
 
-usage: peer.py HOST PORT SCENARIO
+usage: peer.py HOST PORT SCENARIO [LOCAL_PORT]
+LOCAL_PORT: the fixed port answers come back to (the SoloKeys default semantic, where the device
+answers a fixed host port); without it, any free port (the device answers the sender's port).
 Each scenario drives the chip with fido2's own classes (Ctap2, ClientPin, Fido2Client, Ctap1),
 checks what it can with fido2's own verifiers, and prints one JSON object of results (binary
 values base64url) for the TypeScript side to assert and to verify again with another library.
@@ -288,6 +290,10 @@ def scenario_u2f(dev):
     }
 
 
+# The local port every connection binds (0: any free one); set from the command line.
+LOCAL_PORT = 0
+
+
 def scenario_reset(dev, host, port):
     client = Fido2Client(dev, ORIGIN)
     reg = client.make_credential(
@@ -301,7 +307,7 @@ def scenario_reset(dev, host, port):
     s.sendto(REBOOT, (host, port))
     s.close()
     time.sleep(0.2)
-    dev = open_udp_device(host, port)
+    dev = open_udp_device(host, port, LOCAL_PORT)
     Ctap2(dev).reset()
     ctap2 = Ctap2(dev)
     after = ctap_error(
@@ -313,8 +319,10 @@ def scenario_reset(dev, host, port):
 
 
 def main():
+    global LOCAL_PORT
     host, port, scenario = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    dev = open_udp_device(host, port)
+    LOCAL_PORT = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    dev = open_udp_device(host, port, LOCAL_PORT)
     try:
         if scenario == "reset":
             result = scenario_reset(dev, host, port)
