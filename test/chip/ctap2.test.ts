@@ -134,7 +134,9 @@ describe('Ctap2Client against answers a device should not give', () => {
     const c = new Ctap2Client(scripted([Uint8Array.of(0x2e)]));
     await expect(
       c.getAssertion({ rpId: 'a.example', clientDataHash: new Uint8Array(32) }),
-    ).rejects.toThrow(/^getAssertion: the key holds no credential for this relying party$/);
+    ).rejects.toThrow(
+      /^getAssertion: the key holds no credential for this relying party \(a credential that is not discoverable must be named by its ID: --credential\)$/,
+    );
   });
 });
 
