@@ -98,6 +98,14 @@ function readCid(report: Uint8Array): number {
   return ((report[0]! << 24) | (report[1]! << 16) | (report[2]! << 8) | report[3]!) >>> 0;
 }
 
+/**
+ * Copies `n` bytes from `src` at `from` to `dst` at `at`. A plain loop: for the at most 59 bytes of
+ * a report it is cheaper than TypedArray.set on a subarray, which makes a view object first.
+ */
+function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
+}
+
 function writeCid(out: Uint8Array, cid: number): void {
   out[0] = cid >>> 24;
   out[1] = (cid >>> 16) & 0xff;
@@ -126,14 +134,14 @@ export function packetize(cid: number, cmd: number, payload: Uint8Array): Uint8A
   first[4] = 0x80 | cmd;
   first[5] = payload.length >>> 8;
   first[6] = payload.length & 0xff;
-  first.set(payload.subarray(0, CTAPHID_INIT_DATA), 7);
+  copyBytes(first, 7, payload, 0, Math.min(payload.length, CTAPHID_INIT_DATA));
   out.push(first);
   let off = CTAPHID_INIT_DATA;
   for (let seq = 0; off < payload.length; seq++) {
     const p = new Uint8Array(CTAPHID_REPORT_SIZE);
     writeCid(p, cid);
     p[4] = seq;
-    p.set(payload.subarray(off, off + CTAPHID_CONT_DATA), 5);
+    copyBytes(p, 5, payload, off, Math.min(payload.length - off, CTAPHID_CONT_DATA));
     out.push(p);
     off += CTAPHID_CONT_DATA;
   }
@@ -223,13 +231,14 @@ export class Reassembler {
       const cmd = b4 & 0x7f;
       const bcnt = (report[5]! << 8) | report[6]!;
       if (bcnt > this.#maxPayload) return { type: 'error', cid, error: CtapHidErr.INVALID_LEN };
-      const first = report.subarray(7, 7 + Math.min(bcnt, CTAPHID_INIT_DATA));
       if (bcnt <= CTAPHID_INIT_DATA) {
-        return { type: 'complete', cid, cmd, payload: new Uint8Array(first) };
+        return { type: 'complete', cid, cmd, payload: report.slice(7, 7 + bcnt) };
       }
       const data = new Uint8Array(bcnt);
-      data.set(first);
-      this.#partials.set(cid, { cmd, data, got: first.length, seq: 0 });
+      // A report shorter than 64 bytes carries less (the framing is checked, not the size).
+      const got = Math.min(CTAPHID_INIT_DATA, report.length - 7);
+      copyBytes(data, 0, report, 7, got);
+      this.#partials.set(cid, { cmd, data, got, seq: 0 });
       return { type: 'partial', cid };
     }
     const p = this.#partials.get(cid);
@@ -238,9 +247,9 @@ export class Reassembler {
       this.#partials.delete(cid);
       return { type: 'error', cid, error: CtapHidErr.INVALID_SEQ };
     }
-    const chunk = report.subarray(5, 5 + Math.min(CTAPHID_CONT_DATA, p.data.length - p.got));
-    p.data.set(chunk, p.got);
-    p.got += chunk.length;
+    const n = Math.min(CTAPHID_CONT_DATA, p.data.length - p.got, report.length - 5);
+    copyBytes(p.data, p.got, report, 5, n);
+    p.got += n;
     p.seq++;
     if (p.got < p.data.length) return { type: 'partial', cid };
     this.#partials.delete(cid);
@@ -774,7 +783,7 @@ export class CtapHidClient {
             got = bcnt;
           } else {
             data = new Uint8Array(bcnt);
-            data.set(r.subarray(7, CTAPHID_REPORT_SIZE));
+            copyBytes(data, 0, r, 7, CTAPHID_INIT_DATA);
             got = CTAPHID_INIT_DATA;
             seq = 0;
           }
@@ -783,7 +792,7 @@ export class CtapHidClient {
           if (!data) continue;
           if (b4 !== seq) throw brokenFraming(CtapHidErr.INVALID_SEQ);
           const n = Math.min(CTAPHID_CONT_DATA, data.length - got);
-          data.set(r.subarray(5, 5 + n), got);
+          copyBytes(data, got, r, 5, n);
           got += n;
           seq++;
         }
