@@ -286,7 +286,8 @@ const press: Command = {
   usage: 'chip press FILE|udp:HOST:PORT',
   help: `Presses the button once, as a finger would: it answers the request that is waiting for a
 touch (serve --press manual). FILE finds the serve process through the note it leaves beside
-the file; udp:HOST:PORT names the server directly.`,
+the file; udp:HOST:PORT names the server directly. The server acknowledges the press with a
+datagram; without one within 1 s the command fails (nothing serves there).`,
   positionals: [1, 1],
   async run(ctx) {
     const where = await pressServedChip(ctx.positionals[0]!);
