@@ -15,7 +15,7 @@ import { CodeSpeaker, DIGITS } from './code-speech.js';
 import { dbfs, envelope, fft, nextPow2, peak, resample, rms } from './dsp.js';
 import { createSpeechEngine } from './engines/index.js';
 import { AudioError } from './errors.js';
-import { dtw, FEATURE_RATE, mfcc } from './features.js';
+import { connectedDtw, dtw, FEATURE_RATE, mfcc, type ConnectedWord } from './features.js';
 import {
   DEFAULT_RATE_WPM,
   MAX_RATE_WPM,
@@ -172,6 +172,149 @@ function splitRunTogether(
   return { segs: out, tooLong, split };
 }
 
+/** Per digit, how much worse (relative) a parse may be when it has one digit more, blind. */
+const CONNECTED_DIGIT_PENALTY = 0.01;
+
+/**
+ * Parses every segment over {@link LONG_SEGMENT_FACTOR} times the longest template as connected
+ * digits ({@link connectedDtw} against each language's ten templates) and cuts it at the word
+ * edges of the best parse. With `target` (the expected digit count), the long segments together
+ * get exactly the digits the short ones leave over, shared out for the least total cost; blind,
+ * each takes the count of the lowest cost per frame after a small per-digit penalty. The
+ * language whose parse costs least wins. Undefined when no segment is that long.
+ */
+async function connectedSplit(
+  pcm: Pcm,
+  segs: RawSegment[],
+  tsFor: (lang: SpeechLanguage, rate: number) => Promise<Template[]>,
+  langs: SpeechLanguage[],
+  longestMs: number,
+  shortestMs: number,
+  target?: number,
+): Promise<
+  | { segs: RawSegment[]; lang: SpeechLanguage; digitAt: Map<string, string>; tooLong: number }
+  | undefined
+> {
+  const sr = pcm.sampleRate;
+  const lenMs = (s: RawSegment) => ((s.end - s.start) / sr) * 1000;
+  const tooLong = segs.filter((s) => lenMs(s) > LONG_SEGMENT_FACTOR * longestMs);
+  // Told the count and short of it, every segment may hold several digits (fast speech run
+  // together can be shorter than one slow template and still say two or three).
+  const long = target !== undefined && segs.length < target && target <= 16 ? segs : tooLong;
+  if (long.length === 0) return undefined;
+  const need = target === undefined ? undefined : target - (segs.length - long.length);
+  const constrained = need !== undefined && need >= long.length;
+  let best:
+    | {
+        cost: number;
+        lang: SpeechLanguage;
+        ts: Template[];
+        parts: { seg: RawSegment; words: ConnectedWord[] }[];
+      }
+    | undefined;
+  // Run-together digits are said faster than the templates: with the count known, templates at
+  // the rate that fits that many digits into the speech; blind, the default and a faster one.
+  const longMs = long.reduce((a, s) => a + lenMs(s), 0);
+  const candidates: { lang: SpeechLanguage; ts: Template[] }[] = [];
+  for (const lang of langs) {
+    const base = await tsFor(lang, DEFAULT_RATE_WPM);
+    const meanMs = base.reduce((a, t) => a + t.durationMs, 0) / base.length;
+    const rates = constrained
+      ? [0.8, 1, 1.25].map((f) => (f * DEFAULT_RATE_WPM * meanMs) / (longMs / need))
+      : [DEFAULT_RATE_WPM, DEFAULT_RATE_WPM * 1.4];
+    for (const r of rates) {
+      const rate = Math.round(Math.min(MAX_RATE_WPM, Math.max(MIN_RATE_WPM, r)));
+      candidates.push({ lang, ts: rate === DEFAULT_RATE_WPM ? base : await tsFor(lang, rate) });
+    }
+  }
+  candidates.forEach(({ lang, ts }) => {
+    const parses = long.map((s) => {
+      const f = mfcc({ samples: pcm.samples.subarray(s.start, s.end), sampleRate: sr }, false);
+      const max = Math.min(
+        16,
+        constrained ? need - long.length + 1 : Math.ceil(lenMs(s) / (0.4 * shortestMs)),
+      );
+      return {
+        seg: s,
+        frames: f.length,
+        r: connectedDtw(
+          f,
+          ts.map((t) => t.rawFeatures),
+          Math.max(1, max),
+        ),
+      };
+    });
+    let cost = 0;
+    const parts: { seg: RawSegment; words: ConnectedWord[] }[] = [];
+    if (constrained) {
+      // Share `need` digits out over the long segments (each at least one) for the least total.
+      let table = new Map<number, { c: number; ks: number[] }>([[0, { c: 0, ks: [] }]]);
+      for (const p of parses) {
+        const next = new Map<number, { c: number; ks: number[] }>();
+        for (const [used, v] of table) {
+          p.r.byCount.forEach((b, k) => {
+            if (!b || used + k > need) return;
+            const c = v.c + b.cost * p.frames;
+            const o = next.get(used + k);
+            if (!o || c < o.c) next.set(used + k, { c, ks: [...v.ks, k] });
+          });
+        }
+        table = next;
+      }
+      const end = table.get(need);
+      if (!end) return;
+      cost = end.c / parses.reduce((a, p) => a + p.frames, 0);
+      parses.forEach((p, i) => parts.push({ seg: p.seg, words: p.r.byCount[end.ks[i]!]!.words }));
+    } else {
+      let frames = 0;
+      for (const p of parses) {
+        let pick: { score: number; cost: number; words: ConnectedWord[] } | undefined;
+        p.r.byCount.forEach((b, k) => {
+          if (!b) return;
+          const score = b.cost * (1 + CONNECTED_DIGIT_PENALTY * k);
+          if (!pick || score < pick.score) pick = { score, cost: b.cost, words: b.words };
+        });
+        if (!pick) return;
+        cost += pick.cost * p.frames;
+        frames += p.frames;
+        parts.push({ seg: p.seg, words: pick.words });
+      }
+      cost /= Math.max(1, frames);
+    }
+    if (!best || cost < best.cost) best = { cost, lang, ts, parts };
+  });
+  if (!best) return undefined;
+  const chosen: {
+    cost: number;
+    lang: SpeechLanguage;
+    ts: Template[];
+    parts: { seg: RawSegment; words: ConnectedWord[] }[];
+  } = best;
+  const ts = chosen.ts;
+  const digitAt = new Map<string, string>();
+  const out: RawSegment[] = [];
+  // Feature frames are 10 ms apart from the segment's start.
+  const at = (s: RawSegment, frame: number) =>
+    Math.min(s.end, s.start + Math.round((frame * sr) / 100));
+  for (const s of segs) {
+    const part = chosen.parts.find((p) => p.seg === s);
+    if (!part) {
+      out.push(s);
+      continue;
+    }
+    part.words.forEach((w, i) => {
+      const piece = {
+        start: i === 0 ? s.start : at(s, w.start),
+        end: i === part.words.length - 1 ? s.end : at(s, w.end),
+      };
+      if (piece.end <= piece.start) return;
+      digitAt.set(`${piece.start}:${piece.end}`, ts[w.template]!.digit);
+      out.push(piece);
+    });
+  }
+  return { segs: out, lang: chosen.lang, digitAt, tooLong: tooLong.length };
+}
+
 interface RawSegment {
   start: number; // samples
   end: number;
@@ -321,6 +464,8 @@ const templateCache = new WeakMap<CodeSpeaker, Map<string, Promise<Template[]>>>
 interface Template {
   digit: string;
   features: Float64Array[];
+  /** Without cepstral mean normalisation: pieces of a longer utterance compare to these. */
+  rawFeatures: Float64Array[];
   durationMs: number;
   /** The longest silence inside this rendering (a weak consonant, a stop closure), ms. */
   gapMs: number;
@@ -349,6 +494,7 @@ function templates(
       ds.map((d, i) => ({
         digit: DIGITS[i]!,
         features: mfcc(d),
+        rawFeatures: mfcc(d, false),
         durationMs: (d.samples.length / d.sampleRate) * 1000,
         gapMs: internalGapMs(d),
       })),
@@ -378,13 +524,24 @@ async function decodeWith(
   voice: string | undefined,
   feats: Float64Array[][],
   durs: number[],
+  forced?: ReadonlyMap<number, string>,
 ): Promise<Decoding> {
   const ts = await templates(speaker, lang, rate, voice);
   let total = 0;
   const digits = feats.map((f, i) => {
     const scored = ts.map((t) => ({ t, d: dtw(f, t.features) })).sort((a, b) => a.d - b.d);
-    const best = scored[0]!;
-    const second = scored[1]!;
+    // A piece of connected speech keeps the digit the whole-segment parse gave it: its edges
+    // are the parse's, and alone it lacks the context that made the parse sure.
+    const want = forced?.get(i);
+    const k =
+      want === undefined
+        ? 0
+        : Math.max(
+            0,
+            scored.findIndex((x) => x.t.digit === want),
+          );
+    const best = scored[k]!;
+    const second = scored[k === 0 ? 1 : 0]!;
     total += best.d;
     return {
       digit: best.t.digit,
@@ -459,11 +616,24 @@ export async function analyzeAudio(
       shortestMs = Math.min(shortestMs, t.durationMs);
     }
   }
+  // As heard, before any cutting (the checklist judges the speech, not our parse of it).
+  const longestBeforeMs = Math.max(...speech.map((sg) => ms(sg.end - sg.start)));
+  // Segments far longer than any digit are parsed as connected digits (level-building DTW).
+  const connected = await connectedSplit(
+    pcm,
+    speech,
+    (l, r) => templates(speaker, l, r, options.voice),
+    langsToTry,
+    longestMs,
+    shortestMs,
+    options.expect?.length,
+  );
+  if (connected) speech = connected.segs;
   // Only when told the code and fewer segments were found than it has digits: a slow speaker's
   // digits are long too, and without the count there is no telling them from digits run together.
-  const longestBeforeMs = Math.max(...speech.map((sg) => ms(sg.end - sg.start)));
-  const cut =
-    options.expect !== undefined && speech.length < options.expect.length
+  const cut = connected
+    ? { segs: speech, tooLong: connected.tooLong, split: 0 }
+    : options.expect !== undefined && speech.length < options.expect.length
       ? splitRunTogether(pcm, speech, longestMs, shortestMs, options.expect.length)
       : { segs: speech, tooLong: 0, split: 0 };
   speech = cut.segs;
@@ -475,7 +645,21 @@ export async function analyzeAudio(
     mfcc({ samples: x.subarray(s.start, s.end), sampleRate: sr });
   let feats = speech.map(featuresOf);
   let durs = speech.map((s) => ms(s.end - s.start));
-  const langs: SpeechLanguage[] = langOpt === 'auto' ? [...SpeechLanguages] : [langOpt];
+  // The connected parse has already chosen the language (its pieces' edges are that language's).
+  const langs: SpeechLanguage[] = connected
+    ? [connected.lang]
+    : langOpt === 'auto'
+      ? [...SpeechLanguages]
+      : [langOpt];
+  const forcedNow = () => {
+    if (!connected) return undefined;
+    const m = new Map<number, string>();
+    speech.forEach((s, i) => {
+      const d = connected.digitAt.get(`${s.start}:${s.end}`);
+      if (d !== undefined) m.set(i, d);
+    });
+    return m;
+  };
   const estimate = (d: Decoding, r: number) => {
     const ratio = median(d.digits.map((g) => g.templateMs / g.durationMs));
     return Math.round(Math.min(MAX_RATE_WPM, Math.max(MIN_RATE_WPM, r * ratio)));
@@ -484,13 +668,21 @@ export async function analyzeAudio(
   // default-rate templates of the wrong language can be the closer ones.
   let best: { dec: Decoding; rateAt: number } | undefined;
   for (const lang of langs) {
-    let d = await decodeWith(speaker, lang, DEFAULT_RATE_WPM, options.voice, feats, durs);
+    let d = await decodeWith(
+      speaker,
+      lang,
+      DEFAULT_RATE_WPM,
+      options.voice,
+      feats,
+      durs,
+      forcedNow(),
+    );
     let r = DEFAULT_RATE_WPM;
     for (let round = 0; round < 2; round++) {
       const est = estimate(d, r);
       if (Math.abs(est - r) / r < 0.03) break;
       r = est;
-      d = await decodeWith(speaker, lang, r, options.voice, feats, durs);
+      d = await decodeWith(speaker, lang, r, options.voice, feats, durs, forcedNow());
     }
     if (!best || d.total < best.dec.total) best = { dec: d, rateAt: r };
   }
@@ -499,12 +691,14 @@ export async function analyzeAudio(
   const redo = async () => {
     feats = speech.map(featuresOf);
     durs = speech.map((s) => ms(s.end - s.start));
-    dec = await decodeWith(speaker, dec.lang, rateAt, options.voice, feats, durs);
+    dec = await decodeWith(speaker, dec.lang, rateAt, options.voice, feats, durs, forcedNow());
   };
 
   // 3. Words with a silence inside (slow "seven" has one longer than a short pause): where two
   // neighbours are closer than the longest such silence of the engine's own digits, and the two
   // together match a digit better than each alone does, they were one digit.
+  // Pieces of a connected parse stay as parsed.
+  const fromParse = (s: RawSegment) => connected?.digitAt.has(`${s.start}:${s.end}`) ?? false;
   const ts = await templates(speaker, dec.lang, rateAt, options.voice);
   const inner = Math.max(...ts.map((t) => t.gapMs));
   if (inner > 0) {
@@ -512,7 +706,12 @@ export async function analyzeAudio(
     for (let k = 0; k < speech.length - 1;) {
       const a = speech[k]!;
       const b = speech[k + 1]!;
-      if (!joins.has(b) && ms(b.start - a.end) <= inner * 1.3 + 20) {
+      if (
+        !joins.has(b) &&
+        !fromParse(a) &&
+        !fromParse(b) &&
+        ms(b.start - a.end) <= inner * 1.3 + 20
+      ) {
         const f = featuresOf({ start: a.start, end: b.end });
         const together = Math.min(...ts.map((t) => dtw(f, t.features)));
         if (together < (dec.digits[k]!.distance + dec.digits[k + 1]!.distance) / 2) {
@@ -605,13 +804,15 @@ export async function analyzeAudio(
   const warnings: AnalysisWarning[] = [];
   const longestNow = Math.max(...durs);
   if (
+    connected ||
     cut.split > 0 ||
     Math.max(longestBeforeMs, longestNow) > LONG_SEGMENT_FACTOR * longestTemplateMs
   ) {
     warnings.push({
       code: 'segment-too-long',
-      detail:
-        cut.split > 0
+      detail: connected
+        ? `speech ran digits together: ${connected.tooLong} segment(s) parsed as connected digits`
+        : cut.split > 0
           ? `speech ran digits together: split ${cut.split} time(s) at dips in the level`
           : `a segment of ${Math.round(longestNow)} ms is over ${LONG_SEGMENT_FACTOR}x the longest digit`,
     });

@@ -51,7 +51,7 @@ const dct: Float64Array[] = Array.from({ length: NCEP }, (_, k) =>
  * MFCC frames of `pcm` (any rate), without c0, with the segment's mean removed (cepstral mean
  * normalisation: it cancels a recording channel's colouring and the overall level).
  */
-export function mfcc(pcm: Pcm): Float64Array[] {
+export function mfcc(pcm: Pcm, meanNormalise = true): Float64Array[] {
   const x = resample(pcm, FEATURE_RATE).samples;
   const frames: Float64Array[] = [];
   const re = new Float64Array(NFFT);
@@ -84,6 +84,7 @@ export function mfcc(pcm: Pcm): Float64Array[] {
     frames.push(c);
     if (start + FRAME >= x.length) break;
   }
+  if (!meanNormalise) return frames;
   const dim = NCEP - 1;
   const mean = new Float64Array(dim);
   for (const f of frames) for (let i = 0; i < dim; i++) mean[i]! += f[i]!;
@@ -137,4 +138,139 @@ export function dtw(a: readonly Float64Array[], b: readonly Float64Array[]): num
     [prevLen, curLen] = [curLen, prevLen];
   }
   return prev[m]! / prevLen[m]!;
+}
+
+/** One digit found by {@link connectedDtw}: which template, over which input frames. */
+export interface ConnectedWord {
+  readonly template: number;
+  /** First input frame (inclusive) and last (exclusive). */
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Per digit count, the best sequence of templates spanning the input and its cost per frame. */
+export interface ConnectedResult {
+  /** `byCount[k]` holds the best k-word parse (undefined where none fits). */
+  readonly byCount: readonly ({ cost: number; words: ConnectedWord[] } | undefined)[];
+}
+
+/**
+ * Connected-word recognition by level building (one level per word) over a one-pass DTW:
+ * every input frame is consumed exactly once, by a template frame (steps of 0, 1 or 2 template
+ * frames, so a template may be said up to twice as fast or slower) or by a short
+ * silence/transition model between words at `gapCost` a frame. Costs are sums of frame
+ * distances, so parses of any word count compare after division by the input length.
+ */
+export function connectedDtw(
+  input: readonly Float64Array[],
+  templates: readonly (readonly Float64Array[])[],
+  maxWords: number,
+  gapCost?: number,
+): ConnectedResult {
+  const T = input.length;
+  const nT = templates.length;
+  // Local distances, input frame by template frame.
+  const local = templates.map((tp) => input.map((f) => Float64Array.from(tp, (g) => dist(f, g))));
+  let gc = gapCost;
+  if (gc === undefined) {
+    let s = 0;
+    for (let t = 0; t < T; t++) {
+      let m = Infinity;
+      for (const lt of local) for (const v of lt[t]!) m = Math.min(m, v);
+      s += m;
+    }
+    gc = (1.6 * s) / Math.max(1, T);
+  }
+  // E[k][t]: best cost of frames 0..t with k words, the last ending at t; G adds trailing gap.
+  const E: Float64Array[] = [];
+  const eFrom: { tpl: Int32Array; start: Int32Array }[] = [];
+  const G: Float64Array[] = [];
+  const gFrom: Int32Array[] = [];
+  // Level 0: only gap frames.
+  const g0 = new Float64Array(T);
+  const g0From = new Int32Array(T).fill(-1);
+  for (let t = 0; t < T; t++) g0[t] = (t + 1) * gc;
+  G.push(g0);
+  gFrom.push(g0From);
+  E.push(new Float64Array(T).fill(Infinity));
+  eFrom.push({ tpl: new Int32Array(T), start: new Int32Array(T) });
+  for (let k = 1; k <= maxWords; k++) {
+    const Ek = new Float64Array(T).fill(Infinity);
+    const eTpl = new Int32Array(T).fill(-1);
+    const eStart = new Int32Array(T).fill(-1);
+    const prevG = G[k - 1]!;
+    for (let d = 0; d < nT; d++) {
+      const L = templates[d]!.length;
+      if (L === 0) continue;
+      const ld = local[d]!;
+      let prev = new Float64Array(L).fill(Infinity);
+      let prevS = new Int32Array(L);
+      let cur = new Float64Array(L);
+      let curS = new Int32Array(L);
+      for (let t = 0; t < T; t++) {
+        // Entry: a word starts at frame t after the previous level (with its gap) ended at t-1.
+        const entry = k === 1 && t === 0 ? 0 : t > 0 ? prevG[t - 1]! : Infinity;
+        const lt = ld[t]!;
+        for (let j = 0; j < L; j++) {
+          let best = prev[j]!;
+          let s = prevS[j]!;
+          if (j >= 1 && prev[j - 1]! < best) {
+            best = prev[j - 1]!;
+            s = prevS[j - 1]!;
+          }
+          if (j >= 2 && prev[j - 2]! < best) {
+            best = prev[j - 2]!;
+            s = prevS[j - 2]!;
+          }
+          if (j <= 1 && entry < best) {
+            best = entry;
+            s = t;
+          }
+          cur[j] = best + lt[j]!;
+          curS[j] = s;
+        }
+        if (cur[L - 1]! < Ek[t]!) {
+          Ek[t] = cur[L - 1]!;
+          eTpl[t] = d;
+          eStart[t] = curS[L - 1]!;
+        }
+        [prev, cur] = [cur, prev];
+        [prevS, curS] = [curS, prevS];
+      }
+    }
+    const Gk = new Float64Array(T);
+    const gk = new Int32Array(T);
+    for (let t = 0; t < T; t++) {
+      const stay = t > 0 ? Gk[t - 1]! + gc : Infinity;
+      if (Ek[t]! <= stay) {
+        Gk[t] = Ek[t]!;
+        gk[t] = t;
+      } else {
+        Gk[t] = stay;
+        gk[t] = gk[t - 1]!;
+      }
+    }
+    E.push(Ek);
+    eFrom.push({ tpl: eTpl, start: eStart });
+    G.push(Gk);
+    gFrom.push(gk);
+  }
+  const byCount: ({ cost: number; words: ConnectedWord[] } | undefined)[] = [undefined];
+  for (let k = 1; k <= maxWords; k++) {
+    const total = G[k]![T - 1]!;
+    if (!Number.isFinite(total)) {
+      byCount.push(undefined);
+      continue;
+    }
+    const words: ConnectedWord[] = [];
+    let t = gFrom[k]![T - 1]!;
+    for (let level = k; level >= 1; level--) {
+      const tpl = eFrom[level]!.tpl[t]!;
+      const start = eFrom[level]!.start[t]!;
+      words.unshift({ template: tpl, start, end: t + 1 });
+      if (level > 1) t = gFrom[level - 1]![start - 1]!;
+    }
+    byCount.push({ cost: total / T, words });
+  }
+  return { byCount };
 }

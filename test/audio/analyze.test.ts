@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeAudio, analyzeWav, detectTone } from '../../src/audio/analyze.js';
 import { resample, sineTone } from '../../src/audio/dsp.js';
 import { buildChecklist } from '../../src/audio/checklist.js';
+import { connectedDtw, mfcc } from '../../src/audio/features.js';
 import { renderAnalysisSvg } from '../../src/audio/svg.js';
 import { decodeWav } from '../../src/audio/wav.js';
 import { AUDIO_READER_PROFILE } from '../../firmware-sim/audio-reader/index.js';
@@ -100,6 +101,28 @@ describe('levels and tones', () => {
 });
 
 describe('checklist and SVG', () => {
+  it('connectedDtw parses templates back to back into their sequence, at the count asked', async () => {
+    const ds = await speaker.digits('da');
+    const tpl = ds.map((d) => mfcc(d, false));
+    const seq = [3, 0, 7, 7, 1];
+    const parts = seq.map((d) => ds[d]!.samples);
+    const samples = new Int16Array(parts.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      samples.set(p, at);
+      at += p.length;
+    }
+    const input = mfcc({ samples, sampleRate: ds[0]!.sampleRate }, false);
+    const r = connectedDtw(input, tpl, 7);
+    const five = r.byCount[5]!;
+    expect(five.words.map((w) => w.template)).toEqual(seq);
+    // Words tile the input in order, each inside it.
+    for (let i = 1; i < five.words.length; i++)
+      expect(five.words[i]!.start).toBeGreaterThanOrEqual(five.words[i - 1]!.end);
+    expect(five.words[4]!.end).toBe(input.length);
+    expect(r.byCount[0]).toBeUndefined();
+  });
+
   it('"digit by digit" fails on digits run together (a segment far longer than any digit)', async () => {
     // 4, then 8 1 5 back to back with no pause (one long stretch of speech), then 9 2 6 3.
     const ds = await speaker.digits('en');
