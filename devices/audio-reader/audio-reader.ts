@@ -7,7 +7,7 @@ import type {
   OtpChallenge,
   OtpProof,
 } from '../../src/core/authenticator.js';
-import { type Clock, systemClock } from '../../src/core/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 import { DeviceError } from '../../src/core/errors.js';
 import type { OtpKey } from '../../src/otp/types.js';
 import { CodeSpeaker, type TimelineEntry } from '../../src/audio/code-speech.js';
@@ -27,6 +27,7 @@ import {
   checkAudioReaderState,
 } from '../../firmware-sim/audio-reader/index.js';
 import { type DeviceFileSchema, readDeviceFile, writeDeviceFile } from '../device-file.js';
+import { checkReference, checkRequest } from '../options.js';
 
 /** How an audio reader's state sits in its device file: `token` and `reader` beside the header. */
 export const audioReaderFileSchema: DeviceFileSchema<'audio-reader', AudioReaderState> = {
@@ -350,23 +351,4 @@ export class AudioReader implements Authenticator<'audio-reader'> {
     this.#writes = write;
     return write;
   }
-}
-
-function checkReference(reference: unknown): Clock {
-  if (reference === undefined) return systemClock;
-  if (
-    typeof reference !== 'object' ||
-    reference === null ||
-    typeof (reference as Clock).now !== 'function'
-  ) {
-    throw new DeviceError('bad-option', 'reference must be a Clock');
-  }
-  return reference as Clock;
-}
-
-function checkRequest(request: unknown, name: string): number | undefined {
-  if (request === undefined) return undefined;
-  if (typeof request !== 'object' || request === null)
-    throw new DeviceError('bad-request', `${name} must be an object`);
-  return (request as { at?: number }).at;
 }

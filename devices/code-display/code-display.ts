@@ -8,7 +8,7 @@ import type {
   OtpChallenge,
   OtpProof,
 } from '../../src/core/authenticator.js';
-import { type Clock, systemClock } from '../../src/core/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 import { DeviceError } from '../../src/core/errors.js';
 import type { OtpKey } from '../../src/otp/types.js';
 import { type BatteryModel, MAX_TIME_MS } from '../../firmware-sim/common/battery.js';
@@ -26,6 +26,7 @@ import {
   withDeviceFileLock,
   writeDeviceFile,
 } from '../device-file.js';
+import { checkReference, checkRequest } from '../options.js';
 
 /** How a code display's state sits in its device file (beside the common header). */
 export const codeDisplayFileSchema: DeviceFileSchema<'code-display', CodeDisplayState> = {
@@ -345,25 +346,6 @@ function checkAt(at: unknown): number | undefined {
     throw new DeviceError('bad-time', 'at must be a host time in ms from 0 to 8.64e15');
   }
   return at;
-}
-
-function checkReference(reference: unknown): Clock {
-  if (reference === undefined) return systemClock;
-  if (
-    typeof reference !== 'object' ||
-    reference === null ||
-    typeof (reference as Clock).now !== 'function'
-  ) {
-    throw new DeviceError('bad-option', 'reference must be a Clock');
-  }
-  return reference as Clock;
-}
-
-function checkRequest(request: unknown, name: string): number | undefined {
-  if (request === undefined) return undefined;
-  if (typeof request !== 'object' || request === null)
-    throw new DeviceError('bad-request', `${name} must be an object`);
-  return (request as { at?: number }).at;
 }
 
 function codeOf(frame: LcdFrame): string {
