@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openStore, storeMail, type Store } from '../../src/activation/index.js';
 import { commands } from '../../src/cli/commands/admin.js';
 import { runCli } from '../../src/cli/main.js';
@@ -515,8 +515,15 @@ describe('where the store is', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mitid-admin-where-'));
+    // These tests are about the defaults: the environment must not choose for them.
+    vi.stubEnv('DATABASE_URL', undefined);
+    vi.stubEnv('MITID_SIM_DATA', undefined);
+    vi.stubEnv('MITID_SERVICE_KEYS', undefined);
   });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    vi.unstubAllEnvs();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   async function cli(...args: string[]): Promise<Result> {
     let stdout = '';
@@ -565,6 +572,7 @@ describe('where the store is', () => {
     expect(r.stdout).toBe('(no organisations)\n');
     expect((await stat(data)).mode & 0o777).toBe(0o700);
     expect((await stat(join(data, 'activation.sqlite'))).isFile()).toBe(true);
+    expect((await stat(join(data, 'service-keys.json'))).mode & 0o777).toBe(0o600);
   });
 
   it('says clearly when --db cannot be a database', async () => {
@@ -582,6 +590,20 @@ describe('where the store is', () => {
     expectOneLineError(await cli('org', 'list', '--db', file, ...data), /plain\.txt: .*database/);
     expect(await readFile(file, 'utf8')).toBe('not a database');
     expectOneLineError(await cli('org', 'list', '--data', file), /not a directory|cannot use/);
+  });
+
+  it('names an unreachable PostgreSQL server without its password', async () => {
+    const r = await cli(
+      'org',
+      'list',
+      '--db',
+      'postgres://someone:hunter2secret@127.0.0.1:1/nothing',
+      '--data',
+      join(dir, 'data'),
+    );
+    expectOneLineError(r, /^mitid-sim: postgres:\/\/127\.0\.0\.1:1\/nothing: cannot open/);
+    expect(r.stderr).not.toContain('hunter2secret');
+    expect(r.stderr).not.toContain('someone');
   });
 
   it('has --help for every verb', async () => {
