@@ -8,3 +8,6 @@ export * from './notify.js';
 export * from './mailbox.js';
 export * from './admin.js';
 export * from './store/index.js';
+export * from './webauthn.js';
+export * from './sessions.js';
+export * from './flow.js';

@@ -3,3 +3,4 @@ export * from './authenticator.js';
 export * from './bytes.js';
 export * from './clock.js';
 export * from './errors.js';
+export * from './webauthn-json.js';

@@ -150,7 +150,11 @@ describe('opening the store', () => {
       await c.connect();
       const migrations = await c.query(`select name from ${schema}.kysely_migration order by name`);
       await c.end();
-      expect(migrations.rows).toEqual([{ name: '0001_initial' }, { name: '0002_shared_mitid' }]);
+      expect(migrations.rows).toEqual([
+        { name: '0001_initial' },
+        { name: '0002_shared_mitid' },
+        { name: '0003_sessions' },
+      ]);
     });
   });
 });

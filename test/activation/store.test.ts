@@ -99,6 +99,7 @@ function storeSuite(engine: 'sqlite' | 'postgres'): void {
     expect(await migrateToLatest(store.db, store.engine)).toEqual([
       '0001_initial',
       '0002_shared_mitid',
+      '0003_sessions',
     ]);
   });
 

@@ -331,9 +331,51 @@ const sharedMitIds: Migration = {
   },
 };
 
+/**
+ * The service's conversations: activation and login sessions (a random token, kept only as a
+ * keyed hash, and the step state as JSON), and the bearer tokens administrators use on the API.
+ */
+const sessions: Migration = {
+  async up(db: AnyDb): Promise<void> {
+    await db.schema
+      .createTable('flow_sessions')
+      .addColumn('id', T.text, (c) => c.primaryKey())
+      .addColumn('token_hash', T.text, (c) => c.notNull().unique())
+      .addColumn('kind', T.text, (c) => c.notNull())
+      .addColumn('subject_id', T.text, (c) => c.notNull())
+      .addColumn('state', T.text, (c) => c.notNull())
+      .addColumn('created_at', T.time, (c) => c.notNull())
+      .addColumn('updated_at', T.time, (c) => c.notNull())
+      .addColumn('expires_at', T.time, (c) => c.notNull())
+      .addColumn('ended_at', T.time)
+      .execute();
+    await db.schema
+      .createIndex('flow_sessions_subject')
+      .on('flow_sessions')
+      .columns(['subject_id', 'kind'])
+      .execute();
+    await db.schema
+      .createTable('admin_tokens')
+      .addColumn('id', T.text, (c) => c.primaryKey())
+      .addColumn('admin_id', T.text, (c) => c.notNull().references('admins.id'))
+      .addColumn('token_hash', T.text, (c) => c.notNull().unique())
+      .addColumn('created_at', T.time, (c) => c.notNull())
+      .addColumn('revoked_at', T.time)
+      .execute();
+  },
+  async down(db: AnyDb): Promise<void> {
+    await db.schema.dropTable('admin_tokens').ifExists().execute();
+    await db.schema.dropTable('flow_sessions').ifExists().execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they run. */
 export function migrations(engine: Engine): Record<string, Migration> {
-  return { '0001_initial': initial(engine), '0002_shared_mitid': sharedMitIds };
+  return {
+    '0001_initial': initial(engine),
+    '0002_shared_mitid': sharedMitIds,
+    '0003_sessions': sessions,
+  };
 }
 
 class Provider implements MigrationProvider {

@@ -248,6 +248,32 @@ export interface MitidSharesTable {
   revoked_at: number | null;
 }
 
+/** An activation or login in progress: the step state between requests. */
+export interface FlowSessionsTable {
+  id: string;
+  /** Keyed hash of the session token the client holds. */
+  token_hash: string;
+  /** 'activation' | 'login'. */
+  kind: string;
+  /** The business user (or, for a private MitID login, the citizen) it is about. */
+  subject_id: string;
+  /** JSON step state (never a plaintext secret). */
+  state: string;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+  ended_at: number | null;
+}
+
+/** Bearer tokens of administrators on the HTTP API (kept only as keyed hashes). */
+export interface AdminTokensTable {
+  id: string;
+  admin_id: string;
+  token_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
 /** The whole database. */
 export interface Database {
   organisations: OrganisationsTable;
@@ -267,6 +293,8 @@ export interface Database {
   rate_limits: RateLimitsTable;
   mailbox: MailboxTable;
   mitid_shares: MitidSharesTable;
+  flow_sessions: FlowSessionsTable;
+  admin_tokens: AdminTokensTable;
 }
 
 /** Names of every table, in creation order. */
@@ -288,4 +316,6 @@ export const TABLES = [
   'rate_limits',
   'mailbox',
   'mitid_shares',
+  'flow_sessions',
+  'admin_tokens',
 ] as const satisfies readonly (keyof Database)[];
