@@ -166,10 +166,15 @@ export class ChipVerifier implements Verifier<
   ChipLogin
 > {
   readonly kind = 'chip' as const;
+  /** The relying party ID credentials are scoped to. */
   readonly rpId: string;
+  /** The relying party name written into creation options. */
   readonly rpName: string;
+  /** The origins whose client data is accepted. */
   readonly origins: readonly string[];
+  /** Whether UV is required at registration and login. */
   readonly requireUserVerification: boolean;
+  /** The attestation policy (see {@link ChipVerifierOptions.attestation}). */
   readonly attestation: 'any' | 'trusted';
   readonly #roots: readonly X509Certificate[];
   readonly #rpIdHash: Uint8Array;
