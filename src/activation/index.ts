@@ -11,3 +11,5 @@ export * from './store/index.js';
 export * from './webauthn.js';
 export * from './sessions.js';
 export * from './flow.js';
+export * from './http.js';
+export * from './service.js';

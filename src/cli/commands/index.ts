@@ -1,5 +1,6 @@
 /** Every command of the CLI; each module exports `commands`. */
 import type { Command } from '../command.js';
+import { commands as admin } from './admin.js';
 import { commands as audio } from './audio.js';
 import { commands as chip } from './chip.js';
 import { commands as demo } from './demo.js';
@@ -7,4 +8,4 @@ import { commands as device } from './device.js';
 import { commands as otp } from './otp.js';
 import { commands as serial } from './serial.js';
 
-export const allCommands: Command[] = [...demo, ...device, ...otp, ...serial, ...audio, ...chip];
+export const allCommands: Command[] = [...demo, ...device, ...otp, ...serial, ...audio, ...chip, ...admin];
