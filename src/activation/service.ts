@@ -128,7 +128,8 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
         { cause: e },
       );
     }
-    dispatcher.start(config.dispatchIntervalMs ?? 250);
+    const interval = config.dispatchIntervalMs ?? 250;
+    dispatcher.start(interval);
     stops.push(() => dispatcher.stop());
     const listenUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     return {
@@ -140,7 +141,13 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       dispatcher,
       mailbox,
       async drainOutbox() {
-        await dispatcher.drain();
+        // The background round may hold claims mid-send: wait for it, drain, then resume.
+        await dispatcher.stop();
+        try {
+          await dispatcher.drain();
+        } finally {
+          dispatcher.start(interval);
+        }
       },
       close: stopAll,
     };

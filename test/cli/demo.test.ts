@@ -1,4 +1,4 @@
-/** The main job: `mitid-sim demo` runs to the end on embedded defaults and every step behaves. */
+/** `mitid-sim demo devices`: the devices alone run to the end on embedded defaults and every step behaves. */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +12,10 @@ interface DemoOutput {
   steps: Array<{ step: string; device: string; result: string; ok: boolean }>;
 }
 
-describe('mitid-sim demo', () => {
+describe('mitid-sim demo devices', () => {
   it('binds, logs in, refuses a replay and a wrong code, follows drift, and drives the serial line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mitid-demo-test-'));
-    const r = runCli(['demo', '--dir', dir, '--json']);
+    const r = runCli(['demo', 'devices', '--dir', dir, '--json']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout) as DemoOutput;
@@ -44,13 +44,13 @@ describe('mitid-sim demo', () => {
   it('refuses a --dir that already holds files, with one line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mitid-demo-full-'));
     writeFileSync(join(dir, 'something'), 'x');
-    const r = runCli(['demo', '--dir', dir]);
+    const r = runCli(['demo', 'devices', '--dir', dir]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^mitid-sim: --dir .* is not empty.*\n$/);
   });
 
   it('prints a readable table without --json', () => {
-    const r = runCli(['demo']);
+    const r = runCli(['demo', 'devices']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^ok {4}import PSKC seed file/m);
     expect(r.stdout).toContain('all steps behaved as expected');

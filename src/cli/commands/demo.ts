@@ -1,4 +1,4 @@
-/** `demo`: the main job on embedded defaults: virtual devices made from a vendor seed file, bound and verified. */
+/** `demo devices`: virtual devices made from a vendor seed file, bound and verified without the service. */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
@@ -27,10 +27,9 @@ const MINUTE = 60_000;
 const DAY = 86_400_000;
 
 const demo: Command = {
-  path: ['demo'],
-  summary:
-    'run the showcase on embedded defaults: seed file in, virtual devices, bind, login, serial line',
-  usage: 'demo [--dir DIR] [--json]',
+  path: ['demo', 'devices'],
+  summary: 'the devices alone: seed file in, virtual devices, bind, login, drift, serial line',
+  usage: 'demo devices [--dir DIR] [--json]',
   help: `Makes a vendor-style PSKC seed file (AES-128 pre-shared key, MAC checked) for three code
 displays, imports it into virtual devices, binds each to the verifier with its serial and a current
 code, logs in, shows that a replayed or wrong code is refused and that a drifting device clock is
