@@ -79,7 +79,7 @@ Administrators use the API with a token: mitid-sim admin token --cvr CVR`,
       store: loc.label,
       mailbox: svc.mailbox === undefined ? null : `smtp://${svc.mailbox.host}:${svc.mailbox.port}`,
     };
-    if (flag(ctx, 'json')) printJson(ctx, facts);
+    if (flag(ctx, 'json')) ctx.io.stdout(`${JSON.stringify(facts)}\n`);
     else
       ctx.io.stdout(
         [
