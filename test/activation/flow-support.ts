@@ -85,6 +85,8 @@ export interface TestCitizen {
   readonly userId: string;
   readonly password: string;
   readonly device: OtpDevice;
+  /** The device's key (for codes of other time steps than the one shown now). */
+  readonly key: OtpKey;
 }
 
 /** A business user created by an administrator, with the activation link from the dev mailbox. */
@@ -115,10 +117,13 @@ function freshCvr(): string {
 }
 
 let cprCounter = 0;
-/** A fictitious CPR number born on 15 March 1985 (modulus 11 is not applied by the service). */
+/**
+ * A fictitious CPR number born on 15 March 1985 (modulus 11 is not applied by the service). The
+ * serial part starts with 0-3, the century digits that put '85 in the 1900s.
+ */
 export function freshCpr(): string {
   cprCounter += 1;
-  return `150385-${String(1000 + ((process.pid + cprCounter * 7) % 9000)).padStart(4, '0')}`;
+  return `150385-${String((process.pid * 31 + cprCounter * 7) % 4000).padStart(4, '0')}`;
 }
 
 /**
@@ -331,8 +336,9 @@ export class World {
 
   /** A private MitID: a citizen registered with a code display from the shared inventory. */
   async citizen(overrides: Partial<Pick<TestCitizen, 'cpr' | 'name'>> = {}): Promise<TestCitizen> {
-    const { devices } = await this.devices('code-display', 1);
+    const { devices, keys } = await this.devices('code-display', 1);
     const device = devices[0]!;
+    const key = keys[0]!;
     const n = freshSerial('').toLowerCase();
     const c = {
       cpr: overrides.cpr ?? freshCpr(),
@@ -347,7 +353,7 @@ export class World {
     if (r.status !== 201) throw new Error(`citizen: ${r.status} ${r.text}`);
     // The registration used this step's code.
     this.tick();
-    return { ...c, device };
+    return { ...c, device, key };
   }
 
   /** Creates a user through the admin API and reads the activation link from the dev mailbox. */
