@@ -981,6 +981,7 @@ export class ActivationFlow {
     code: unknown,
     passwordOk: boolean,
     authenticatorId?: string,
+    partial = false,
   ): Promise<{ ok: true; serial: string } | { ok: false; reason: string; serial?: string }> {
     const all = await tx.authenticators.forOwner(ownerKind, ownerId);
     const a = all.find(
@@ -1008,6 +1009,16 @@ export class ActivationFlow {
       { now: tx.now },
     );
     const verified = out.verified && passwordOk;
+    if (verified && partial) {
+      // The code is used up (replay state), but the failure counters reset only when the whole
+      // login succeeds: a wrong password after a right code must still count.
+      await tx.db
+        .updateTable('authenticators')
+        .set({ state: JSON.stringify(out.binding.state), updated_at: tx.now })
+        .where('id', '=', a.id)
+        .execute();
+      return { ok: true, serial: a.serial };
+    }
     await tx.authenticators.recordAttempt(
       a.id,
       verified,
@@ -1164,6 +1175,7 @@ export class ActivationFlow {
         code,
         true,
         s.state.authenticatorId,
+        true,
       );
       if (!out.ok) return this.#loginFailed(tx, s, out.reason, out.serial);
       await saveSession(tx, s.id, { ...s.state, done: [...s.state.done, 'code'] });
@@ -1201,7 +1213,11 @@ export class ActivationFlow {
         await tx.authenticators.recordAttempt(a.id, false, a.state);
         return this.#loginFailed(tx, s, 'wrong-password', a.serial);
       }
-      if (s.state.kind !== 'chip') return this.#loginDone(tx, s, a.serial);
+      if (s.state.kind !== 'chip') {
+        // Code and password both right: only now the failure counters start again.
+        await tx.authenticators.recordAttempt(a.id, true, a.state);
+        return this.#loginDone(tx, s, a.serial);
+      }
       const req = this.#o.chip.authenticationOptions({
         allowCredentialIds: [(a.binding as ChipBinding).credentialId],
       });
