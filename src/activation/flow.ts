@@ -19,6 +19,7 @@ import type {
   RegistrationResponseJSON,
 } from '../core/webauthn-json.js';
 import { enqueue } from './outbox.js';
+import { Refusal, refuse, runRefusable } from './refusal.js';
 import { mitIdChoices } from './roles.js';
 import { checkPassword, userIdKey } from './rules.js';
 import { endSessionsOf, findSession, openSession, saveSession, type Session } from './sessions.js';
@@ -32,31 +33,11 @@ import type {
 } from './store/repositories.js';
 import { hashPassword, verifyPassword } from './store/secrets.js';
 import type { Store } from './store/store.js';
-import { ActivationError, assertNoViolations } from './violations.js';
+import { assertNoViolations } from './violations.js';
 import type { ChipBinding, ChipVerifier } from './webauthn.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors and options.
-
-/**
- * A step refused. `status` is the HTTP status the API answers with; `message` is what the user
- * reads (one generic message where the reason would help an attacker); the reason is in the audit
- * log.
- */
-export class FlowError extends ActivationError {
-  readonly status: number;
-  readonly detail: Readonly<Record<string, unknown>> | undefined;
-  constructor(
-    status: number,
-    code: string,
-    message: string,
-    detail?: Readonly<Record<string, unknown>>,
-  ) {
-    super(code, message);
-    this.status = status;
-    this.detail = detail;
-  }
-}
 
 /** A request limit: at most `limit` in each window of `windowMs`. */
 export interface Limit {
@@ -229,19 +210,6 @@ const GENERIC_PRIVATE =
 const GENERIC_DEVICE =
   'The serial number or the code is not right. Read both off the device again.';
 
-class Refusal {
-  constructor(readonly error: FlowError) {}
-}
-
-function refuse(
-  status: number,
-  code: string,
-  message: string,
-  detail?: Record<string, unknown>,
-): Refusal {
-  return new Refusal(new FlowError(status, code, message, detail));
-}
-
 type OtpKind = 'code-display' | 'audio-reader';
 const isOtpKind = (k: string): k is OtpKind => k === 'code-display' || k === 'audio-reader';
 
@@ -299,10 +267,8 @@ export class ActivationFlow {
     return this.#o.chip;
   }
 
-  async #run<T>(fn: (tx: Repositories) => Promise<T | Refusal>): Promise<T> {
-    const out = await this.store.transaction(fn);
-    if (out instanceof Refusal) throw out.error;
-    return out;
+  #run<T>(fn: (tx: Repositories) => Promise<T | Refusal>): Promise<T> {
+    return runRefusable(this.store, fn);
   }
 
   async #limit(tx: Repositories, client: Client, userKey?: string): Promise<Refusal | undefined> {

@@ -19,7 +19,8 @@ import {
   showActivationCode,
   viewUser,
 } from './admin.js';
-import { FlowError, type ActivationFlow, type Client, type MitIdKind } from './flow.js';
+import type { ActivationFlow, Client, MitIdKind } from './flow.js';
+import { FlowError } from './refusal.js';
 import { listMail } from './mailbox.js';
 import { listOutbox } from './outbox.js';
 import { can, type Action, type OrganisationSettingsPatch } from './roles.js';

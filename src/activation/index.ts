@@ -13,3 +13,4 @@ export * from './sessions.js';
 export * from './flow.js';
 export * from './http.js';
 export * from './service.js';
+export * from './refusal.js';
