@@ -18,10 +18,17 @@ import type {
   AuthenticationResponseJSON,
   RegistrationResponseJSON,
 } from '../core/webauthn-json.js';
+import {
+  AppService,
+  type AppPlacement,
+  type AppTimings,
+  type ApprovalChannel,
+  type QrImage,
+} from './app.js';
 import { enqueue } from './outbox.js';
 import { Refusal, refuse, runRefusable } from './refusal.js';
 import { mitIdChoices } from './roles.js';
-import { checkPassword, userIdKey } from './rules.js';
+import { checkPassword, checkPhone, userIdKey } from './rules.js';
 import { endSessionsOf, findSession, openSession, saveSession, type Session } from './sessions.js';
 import type {
   Admin,
@@ -74,6 +81,8 @@ export interface FlowOptions {
   readonly chip: ChipVerifier;
   readonly otp?: OtpVerifierOptions;
   readonly limits?: Partial<RateLimits>;
+  /** Lifetimes of the app's codes and requests. */
+  readonly appTimings?: Partial<AppTimings>;
   /** Session lifetimes; defaults: activation 1 hour, login 10 minutes. */
   readonly activationSessionMs?: number;
   readonly loginSessionMs?: number;
@@ -155,8 +164,24 @@ export interface PrivateLogin {
   readonly password: string;
 }
 
+/** A start waiting for the private MitID app's approval. */
+export interface AppStartPending {
+  readonly pending: true;
+  readonly startToken: string;
+  readonly channel?: ApprovalChannel;
+  readonly expiresAt: number;
+}
+
 /** What the client needs to activate the chosen authenticator. */
 export type AuthenticatorPrompt =
+  | {
+      readonly kind: 'app';
+      readonly needs: readonly ['app'];
+      readonly userId: string;
+      readonly activationCode: string;
+      readonly expiresAt: number;
+      readonly qr: QrImage;
+    }
   | { readonly kind: 'code-display' | 'audio-reader'; readonly needs: readonly ['serial', 'code'] }
   | { readonly kind: 'chip'; readonly needs: readonly ['registration']; readonly options: unknown };
 
@@ -175,7 +200,7 @@ export interface Activated {
 }
 
 /** The steps a login asks for, by the authenticator in use (MITID.md, "login"). */
-export type LoginStep = 'code' | 'password' | 'chip';
+export type LoginStep = 'code' | 'password' | 'chip' | 'app';
 
 interface LoginState {
   readonly authenticatorId: string | null;
@@ -184,6 +209,8 @@ interface LoginState {
   readonly steps: readonly LoginStep[];
   readonly done: readonly LoginStep[];
   readonly challenge?: string;
+  /** A start of activation with the private MitID app: which link it is for (keyed hash). */
+  readonly linkTokenHash?: string;
 }
 
 /** A login begun. */
@@ -192,11 +219,18 @@ export interface LoginStarted {
   readonly authenticator: AuthenticatorKind;
   readonly steps: readonly LoginStep[];
   readonly expiresAt: number;
+  /** App logins: the QR code and 4-digit code the page shows. */
+  readonly channel?: ApprovalChannel;
 }
 
 /** A login step's answer: the next step, or the finished login. */
 export type LoginProgress =
-  | { readonly done: false; readonly next: LoginStep; readonly chipOptions?: unknown }
+  | {
+      readonly done: false;
+      readonly next: LoginStep;
+      readonly chipOptions?: unknown;
+      readonly pending?: boolean;
+    }
   | {
       readonly done: true;
       readonly identity: { readonly mitid: MitIdKind; readonly userId: string };
@@ -243,6 +277,8 @@ function decoy(): Promise<string> {
 export class ActivationFlow {
   readonly store: Store;
   readonly limits: RateLimits;
+  /** The MitID app's side: activations, approval requests, pushes. */
+  readonly apps: AppService;
   readonly #o: FlowOptions;
   readonly #otp: Record<OtpKind, OtpVerifier>;
   readonly #activationMs: number;
@@ -253,6 +289,7 @@ export class ActivationFlow {
     this.store = store;
     this.#o = options;
     this.limits = { ...defaultRateLimits, ...options.limits };
+    this.apps = new AppService(store, options.appTimings);
     this.#otp = {
       'code-display': new OtpVerifier('code-display', options.otp),
       'audio-reader': new OtpVerifier('audio-reader', options.otp),
@@ -365,9 +402,10 @@ export class ActivationFlow {
    */
   async startActivation(
     token: string,
-    login: PrivateLogin,
+    login: PrivateLogin | { readonly userId: string },
     client: Client,
-  ): Promise<{ activationToken: string; view: ActivationView }> {
+  ): Promise<{ activationToken: string; view: ActivationView } | AppStartPending> {
+    const withCode = 'code' in login && typeof login.code === 'string';
     const before = await this.#run(async (tx) => {
       const limited = await this.#limit(tx, client, `private:${safeKey(login.userId)}`);
       if (limited) return limited;
@@ -376,64 +414,182 @@ export class ActivationFlow {
       const citizen =
         typeof login.userId === 'string' ? await tx.citizens.byUserId(login.userId) : undefined;
       const hash = citizen === undefined ? null : await tx.citizens.passwordHash(citizen.id);
-      return { citizenId: citizen?.id, hash };
+      return { citizenId: citizen?.id, hash, businessUserId: seen.businessUserId };
     });
-    const passwordOk = await checkPasswordAgainst(login.password, before.hash);
+    if (!withCode)
+      return this.#startWithApp(token, before.citizenId, before.businessUserId, login.userId);
+    const passwordOk = await checkPasswordAgainst((login as PrivateLogin).password, before.hash);
     return this.#run(async (tx) => {
-      const seen = await tx.links.inspect(token);
-      if (!seen.ok) return this.#linkRefusal(tx, seen.reason, seen.businessUserId);
-      const user = await tx.users.get(seen.businessUserId);
-      const audit = (outcome: string, reason: string) =>
-        tx.audit.record({
-          actor: { kind: 'citizen', id: before.citizenId ?? null },
-          action: 'activation.start',
-          outcome,
-          organisationId: user.organisationId,
-          subjectId: user.id,
-          detail: { reason },
-        });
       if (before.citizenId === undefined) {
-        await audit('refused', 'unknown-user-id');
+        await this.#startAudit(tx, before.businessUserId, undefined, 'refused', 'unknown-user-id');
         return refuse(401, 'private-login-failed', GENERIC_PRIVATE);
       }
-      const proof = await this.#otpLogin(tx, 'citizen', before.citizenId, login.code, passwordOk);
+      const proof = await this.#otpLogin(
+        tx,
+        'citizen',
+        before.citizenId,
+        (login as PrivateLogin).code,
+        passwordOk,
+      );
       if (!proof.ok) {
-        await audit('refused', proof.reason);
+        await this.#startAudit(
+          tx,
+          before.businessUserId,
+          before.citizenId,
+          'refused',
+          proof.reason,
+        );
         return refuse(401, 'private-login-failed', GENERIC_PRIVATE);
       }
-      const same =
-        user.identifiedBy === 'cpr'
-          ? await tx.users.cprMatchesCitizen(user.id, before.citizenId)
-          : (await tx.citizens.get(before.citizenId)).birthDate === user.birthDate;
-      if (!same) {
-        await audit('refused', 'identity-mismatch');
+      return this.#beginActivation(tx, token, before.citizenId);
+    });
+  }
+
+  async #startAudit(
+    tx: Repositories,
+    businessUserId: string,
+    citizenId: string | undefined,
+    outcome: string,
+    reason: string,
+  ): Promise<void> {
+    const user = await tx.users.get(businessUserId);
+    await tx.audit.record({
+      actor: { kind: 'citizen', id: citizenId ?? null },
+      action: 'activation.start',
+      outcome,
+      organisationId: user.organisationId,
+      subjectId: user.id,
+      detail: { reason },
+    });
+  }
+
+  /**
+   * The rest of "start activation" once the private MitID login succeeded: the same person, a user
+   * not yet activated, and the link used up in this transaction (of two starts, one wins).
+   */
+  async #beginActivation(
+    tx: Repositories,
+    token: string,
+    citizenId: string,
+  ): Promise<Refusal | { activationToken: string; view: ActivationView }> {
+    const seen = await tx.links.inspect(token);
+    if (!seen.ok) return this.#linkRefusal(tx, seen.reason, seen.businessUserId);
+    const user = await tx.users.get(seen.businessUserId);
+    const audit = (outcome: string, reason: string) =>
+      this.#startAudit(tx, user.id, citizenId, outcome, reason);
+    const same =
+      user.identifiedBy === 'cpr'
+        ? await tx.users.cprMatchesCitizen(user.id, citizenId)
+        : (await tx.citizens.get(citizenId)).birthDate === user.birthDate;
+    if (!same) {
+      await audit('refused', 'identity-mismatch');
+      return refuse(
+        403,
+        'identity-mismatch',
+        'Your private MitID does not belong to the person this activation e-mail was sent to. Contact your user administrator.',
+      );
+    }
+    if (user.status !== 'created') {
+      await audit('refused', 'already-activated');
+      return refuse(409, 'already-activated', 'You are already activated as a user.');
+    }
+    const used = await tx.links.consume(token);
+    if (!used.ok) {
+      await audit('refused', `link-${used.reason}`);
+      return refuse(409, 'link-used', 'This activation link has just been used.');
+    }
+    const state: ActivationState = {
+      citizenId,
+      codeOk: user.identifiedBy !== 'birth-date',
+      deviceFailures: 0,
+    };
+    const opened = await openSession(tx, 'activation', user.id, state, this.#activationMs);
+    await endSessionsOf(tx, 'activation', user.id, opened.id);
+    await audit('ok', 'ok');
+    return {
+      activationToken: opened.token,
+      view: await this.#view(tx, user, state, opened.expiresAt),
+    };
+  }
+
+  /**
+   * "Start activation" with a private MitID on the app: an approval request goes to the citizen's
+   * apps and the page shows its QR code (or 4-digit code); {@link startActivationApp} finishes it.
+   * An unknown user ID gets the same answer and a request nobody can approve.
+   */
+  async #startWithApp(
+    token: string,
+    citizenId: string | undefined,
+    businessUserId: string,
+    userId: string,
+  ): Promise<AppStartPending> {
+    const made = await this.#run(async (tx) => {
+      const apps =
+        citizenId === undefined
+          ? []
+          : (await tx.authenticators.forOwner('citizen', citizenId)).filter(
+              (a) => a.kind === 'app',
+            );
+      const state: LoginState = {
+        authenticatorId: apps[0]?.id ?? null,
+        kind: 'app',
+        identity: apps.length > 0 ? 'citizen' : 'none',
+        steps: ['app'],
+        done: [],
+        linkTokenHash: tx.secrets.hasher.hash('start-link', token),
+      };
+      const subject = apps.length > 0 && citizenId !== undefined ? citizenId : 'none';
+      const opened = await openSession(tx, 'login', subject, state, this.#loginMs);
+      const org = await tx.organisations.get((await tx.users.get(businessUserId)).organisationId);
+      const req = await this.apps.createRequest(tx, {
+        ownerKind: 'citizen',
+        ownerId: subject,
+        purpose: 'activation-start',
+        sessionId: opened.id,
+        userId: typeof userId === 'string' ? userId : '',
+        text: `Bekræft din identitet for at aktivere dig som bruger hos ${org.name} / Confirm who you are to activate yourself as a user of ${org.name}`,
+      });
+      return { opened, req, subject };
+    });
+    if (made.subject !== 'none') this.apps.publish('citizen', made.subject, made.req.request);
+    return {
+      pending: true,
+      startToken: made.opened.token,
+      channel: made.req.channel,
+      expiresAt: made.req.request.expiresAt,
+    };
+  }
+
+  /** Polls a "start activation" waiting for the private MitID app: pending, or the activation. */
+  async startActivationApp(
+    token: string,
+    startToken: string,
+    client: Client,
+  ): Promise<{ activationToken: string; view: ActivationView } | AppStartPending> {
+    return this.#run(async (tx) => {
+      const s = await this.#loginSession(tx, startToken, client, 'app');
+      if (s instanceof Refusal) return s;
+      if (
+        s.state.linkTokenHash === undefined ||
+        !tx.secrets.hasher.matches('start-link', token, s.state.linkTokenHash)
+      )
         return refuse(
-          403,
-          'identity-mismatch',
-          'Your private MitID does not belong to the person this activation e-mail was sent to. Contact your user administrator.',
+          404,
+          'login-not-found',
+          'This start does not belong to this activation link.',
         );
+      const d = await this.apps.decisionFor(tx, s.id);
+      if (d.state === 'pending')
+        return { pending: true as const, startToken, expiresAt: s.expiresAt };
+      if (d.state !== 'approve' || s.state.identity !== 'citizen') {
+        await saveSession(tx, s.id, s.state, true);
+        const seen = await tx.links.inspect(token);
+        if (seen.businessUserId !== undefined)
+          await this.#startAudit(tx, seen.businessUserId, undefined, 'refused', `app-${d.state}`);
+        return refuse(401, 'private-login-failed', GENERIC_PRIVATE);
       }
-      if (user.status !== 'created') {
-        await audit('refused', 'already-activated');
-        return refuse(409, 'already-activated', 'You are already activated as a user.');
-      }
-      const used = await tx.links.consume(token);
-      if (!used.ok) {
-        await audit('refused', `link-${used.reason}`);
-        return refuse(409, 'link-used', 'This activation link has just been used.');
-      }
-      const state: ActivationState = {
-        citizenId: before.citizenId,
-        codeOk: user.identifiedBy !== 'birth-date',
-        deviceFailures: 0,
-      };
-      const opened = await openSession(tx, 'activation', user.id, state, this.#activationMs);
-      await endSessionsOf(tx, 'activation', user.id, opened.id);
-      await audit('ok', 'ok');
-      return {
-        activationToken: opened.token,
-        view: await this.#view(tx, user, state, opened.expiresAt),
-      };
+      await saveSession(tx, s.id, { ...s.state, done: s.state.steps }, true);
+      return this.#beginActivation(tx, token, s.subjectId);
     });
   }
 
@@ -664,6 +820,7 @@ export class ActivationFlow {
     token: string,
     kind: AuthenticatorKind,
     client: Client,
+    placement: AppPlacement = 'new-device',
   ): Promise<AuthenticatorPrompt> {
     return this.#step(
       token,
@@ -681,12 +838,33 @@ export class ActivationFlow {
             'authenticator-not-offered',
             `${org.name} does not offer that authenticator. Choose one of: ${choices.authenticators.join(', ')}.`,
           );
-        if (kind === 'app')
-          return refuse(
-            409,
-            'app-not-available',
-            'Activating the MitID app is not available in this service yet; choose another authenticator.',
-          );
+        if (kind === 'app') {
+          const made = await this.apps.issueActivation(tx, {
+            ownerKind: 'business-user',
+            ownerId: user.id,
+            userId: s.state.mitidUserId ?? '',
+            mitid: 'separate',
+            placement,
+            phone: s.state.phone ?? '',
+          });
+          await saveSession(tx, s.id, withoutChallenge({ ...s.state, authenticator: kind }));
+          await tx.audit.record({
+            actor: { kind: 'business-user', id: user.id },
+            action: 'app.activation-issue',
+            outcome: 'ok',
+            organisationId: org.id,
+            subjectId: user.id,
+            detail: { placement },
+          });
+          return {
+            kind: 'app' as const,
+            needs: ['app'] as const,
+            userId: s.state.mitidUserId ?? '',
+            activationCode: made.code,
+            expiresAt: made.expiresAt,
+            qr: made.qr,
+          };
+        }
         if (isOtpKind(kind)) {
           await saveSession(tx, s.id, withoutChallenge({ ...s.state, authenticator: kind }));
           return { kind, needs: ['serial', 'code'] as const };
@@ -720,6 +898,12 @@ export class ActivationFlow {
   ): Promise<ActivationView> {
     return this.#step(token, client, ['activate-authenticator'], async (tx, { s, user, org }) => {
       const kind = s.state.authenticator as AuthenticatorKind;
+      if (kind === 'app')
+        return refuse(
+          409,
+          'wrong-step',
+          'The app activates itself: enter the user ID and activation code (or scan the QR code) in the app.',
+        );
       if (s.state.deviceFailures >= this.#deviceTries)
         return refuse(
           423,
@@ -935,6 +1119,42 @@ export class ActivationFlow {
   }
 
   /**
+   * Registers a private MitID (a citizen) whose authenticator will be the MitID app: answers the
+   * activation code (and its QR code) the app activates with; the temporary PIN goes to `phone`.
+   */
+  async registerCitizenWithApp(input: {
+    cpr: string;
+    name: string;
+    userId: string;
+    phone: string;
+  }): Promise<{ citizenId: string; activationCode: string; qr: QrImage }> {
+    return this.#run(async (tx) => {
+      assertNoViolations(checkPhone(input.phone));
+      const citizen = await tx.citizens.create({
+        cpr: input.cpr,
+        name: input.name,
+        userId: input.userId,
+      });
+      const made = await this.apps.issueActivation(tx, {
+        ownerKind: 'citizen',
+        ownerId: citizen.id,
+        userId: citizen.userId,
+        mitid: 'private',
+        placement: 'new-device',
+        phone: input.phone,
+      });
+      await tx.audit.record({
+        actor: { kind: 'system' },
+        action: 'citizen.register',
+        outcome: 'ok',
+        subjectId: citizen.id,
+        detail: { kind: 'app' },
+      });
+      return { citizenId: citizen.id, activationCode: made.code, qr: made.qr };
+    });
+  }
+
+  /**
    * Checks a code of an owner's code display or audio reader, with lockout: refused unchecked
    * while blocked; counted otherwise (3rd wrong in a row blocks for a while, continued failures
    * for good). `passwordOk` false makes the attempt fail even with a right code (the code is
@@ -1006,17 +1226,17 @@ export class ActivationFlow {
     input: { userId: string; authenticator?: AuthenticatorKind },
     client: Client,
   ): Promise<LoginStarted> {
-    return this.#run(async (tx) => {
+    const out = await this.#run(async (tx) => {
       const limited = await this.#limit(tx, client, safeKey(input.userId));
       if (limited) return limited;
       const who = await identityOf(tx, input.userId);
       const devices = who === undefined ? [] : await tx.authenticators.forOwner(who.kind, who.id);
-      const usable = devices.filter((d) => d.kind !== 'app');
       const pick =
-        usable.find((d) => input.authenticator === undefined || d.kind === input.authenticator) ??
+        devices.find((d) => input.authenticator === undefined || d.kind === input.authenticator) ??
         undefined;
       const kind: AuthenticatorKind = pick?.kind ?? input.authenticator ?? 'code-display';
-      const steps: LoginStep[] = kind === 'chip' ? ['password', 'chip'] : ['code', 'password'];
+      const steps: LoginStep[] =
+        kind === 'chip' ? ['password', 'chip'] : kind === 'app' ? ['app'] : ['code', 'password'];
       const state: LoginState = {
         authenticatorId: pick?.id ?? null,
         kind,
@@ -1024,14 +1244,53 @@ export class ActivationFlow {
         steps,
         done: [],
       };
-      const opened = await openSession(
-        tx,
-        'login',
-        who === undefined || pick === undefined ? 'none' : who.id,
-        state,
-        this.#loginMs,
-      );
-      return { loginToken: opened.token, authenticator: kind, steps, expiresAt: opened.expiresAt };
+      const subject = who === undefined || pick === undefined ? 'none' : who.id;
+      const opened = await openSession(tx, 'login', subject, state, this.#loginMs);
+      const started = {
+        loginToken: opened.token,
+        authenticator: kind,
+        steps,
+        expiresAt: opened.expiresAt,
+      };
+      if (kind !== 'app') return { started };
+      const req = await this.apps.createRequest(tx, {
+        ownerKind: who?.kind ?? 'business-user',
+        ownerId: subject,
+        purpose: 'login',
+        sessionId: opened.id,
+        userId: typeof input.userId === 'string' ? input.userId : '',
+        text: `Log på MitID Erhverv som ${String(input.userId)} / Log in to MitID Erhverv as ${String(input.userId)}`,
+      });
+      return {
+        started: { ...started, channel: req.channel },
+        req,
+        who: subject === 'none' ? undefined : who,
+      };
+    });
+    if ('req' in out && out.req !== undefined && out.who !== undefined)
+      this.apps.publish(out.who.kind, out.who.id, out.req.request);
+    return out.started;
+  }
+
+  /**
+   * Login with the app: pending until an app of the identity answers the request (approved with
+   * its PIN or biometrics, channel and signature checked), then the finished login.
+   */
+  async loginApp(token: string, client: Client): Promise<LoginProgress> {
+    return this.#run(async (tx) => {
+      const s = await this.#loginSession(tx, token, client, 'app');
+      if (s instanceof Refusal) return s;
+      if (s.state.identity === 'none' || s.state.authenticatorId === null) {
+        const d = await this.apps.decisionFor(tx, s.id);
+        if (d.state === 'pending')
+          return { done: false as const, next: 'app' as const, pending: true };
+        return this.#loginFailed(tx, s, 'unknown-user-id');
+      }
+      const d = await this.apps.decisionFor(tx, s.id);
+      if (d.state === 'pending')
+        return { done: false as const, next: 'app' as const, pending: true };
+      if (d.state !== 'approve') return this.#loginFailed(tx, s, `app-${d.state}`, d.appId);
+      return this.#loginDone(tx, s, d.appId ?? '');
     });
   }
 

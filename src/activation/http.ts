@@ -28,6 +28,7 @@ import { adminForToken } from './sessions.js';
 import { StoreError } from './store/migrations.js';
 import { StoreRuleError, type Admin } from './store/repositories.js';
 import { ActivationError, RuleError } from './violations.js';
+import type { AppPlacement } from './app.js';
 
 /** Options of {@link buildHttpApi}. */
 export interface HttpApiOptions {
@@ -199,6 +200,8 @@ export async function buildHttpApi(
     logger: options.logger === true ? { level: 'info' } : false,
     trustProxy: options.trustProxy ?? false,
     bodyLimit: 1024 * 1024,
+    // Event streams stay open: closing the service ends them rather than waiting.
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 
@@ -288,22 +291,54 @@ export async function buildHttpApi(
     (req) => flow.inspectLink(req.params.token, client(req)),
   );
 
-  app.post<{ Params: { token: string }; Body: { userId: string; code: string; password: string } }>(
+  app.post<{
+    Params: { token: string };
+    Body: { userId: string; code?: string; password?: string };
+  }>(
     '/api/activation-links/:token/start',
     {
       schema: {
         ...A,
-        summary: '"Start activation": log in with the private MitID; uses the link',
+        summary:
+          '"Start activation": log in with the private MitID (code and password; without them, the private MitID app is asked); uses the link',
         params: linkParams,
-        body: obj({ userId: str(100), code: str(16), password: str(256) }, [
-          'userId',
-          'code',
-          'password',
-        ]),
-        response: responses(anyObject),
+        body: obj({ userId: str(100), code: str(16), password: str(256) }, ['userId']),
+        response: { ...responses(anyObject), 202: anyObject },
       },
     },
-    (req) => flow.startActivation(req.params.token, req.body, client(req)),
+    async (req, reply) => {
+      const b = req.body;
+      if ((b.code === undefined) !== (b.password === undefined))
+        throw new FlowError(400, 'bad-request', 'Send both code and password, or neither (app).');
+      const out = await flow.startActivation(
+        req.params.token,
+        b.code !== undefined && b.password !== undefined
+          ? { userId: b.userId, code: b.code, password: b.password }
+          : { userId: b.userId },
+        client(req),
+      );
+      return reply.status('pending' in out ? 202 : 200).send(out);
+    },
+  );
+  app.post<{ Params: { token: string } }>(
+    '/api/activation-links/:token/start/app',
+    {
+      schema: {
+        ...A,
+        security: bearer,
+        summary: 'a start waiting for the private MitID app: pending (202) or the activation',
+        params: linkParams,
+        response: { ...responses(anyObject), 202: anyObject },
+      },
+    },
+    async (req, reply) => {
+      const out = await flow.startActivationApp(
+        req.params.token,
+        needToken(req, 'start'),
+        client(req),
+      );
+      return reply.status('pending' in out ? 202 : 200).send(out);
+    },
   );
 
   const S = { ...A, security: bearer };
@@ -372,17 +407,30 @@ export async function buildHttpApi(
     },
     (req) => flow.enterPhoneCode(needToken(req, 'activation'), req.body.code, client(req)),
   );
-  app.post<{ Body: { kind: AuthenticatorKind } }>(
+  app.post<{ Body: { kind: AuthenticatorKind; placement?: AppPlacement } }>(
     '/api/activation/authenticator',
     {
       schema: {
         ...S,
-        summary: 'separate MitID: choose the authenticator (the chip gets creation options)',
-        body: obj({ kind: kindSchema }, ['kind']),
+        summary:
+          'separate MitID: choose the authenticator (the chip gets creation options; the app an activation code and QR code)',
+        body: obj(
+          {
+            kind: kindSchema,
+            placement: { type: 'string', enum: ['new-device', 'private-phone'] },
+          },
+          ['kind'],
+        ),
         response: responses(anyObject),
       },
     },
-    (req) => flow.chooseAuthenticator(needToken(req, 'activation'), req.body.kind, client(req)),
+    (req) =>
+      flow.chooseAuthenticator(
+        needToken(req, 'activation'),
+        req.body.kind,
+        client(req),
+        req.body.placement ?? 'new-device',
+      ),
   );
   app.post<{
     Body: { serial?: string; code?: string; registration?: RegistrationResponseJSON };
@@ -490,6 +538,18 @@ export async function buildHttpApi(
     },
     (req) => flow.loginChip(needToken(req, 'login'), req.body.assertion, client(req)),
   );
+  app.post(
+    '/api/login/app',
+    {
+      schema: {
+        ...L,
+        security: bearer,
+        summary: 'a login waiting for the app: pending until the app answers, then the login',
+        response: responses(anyObject),
+      },
+    },
+    (req) => flow.loginApp(needToken(req, 'login'), client(req)),
+  );
   app.post<{ Body: { userId: string; code: string } }>(
     '/api/validate',
     {
@@ -525,6 +585,7 @@ export async function buildHttpApi(
     { prefix: '/api/admin' },
   );
 
+  registerAppRoutes(app, flow);
   if (options.dev === true) registerDevRoutes(app, flow);
 
   return app;
@@ -1005,15 +1066,17 @@ function registerDevRoutes(app: FastifyInstance, flow: ActivationFlow): void {
       cpr: string;
       name: string;
       userId: string;
-      password: string;
-      device: { kind: 'code-display' | 'audio-reader'; serial: string; code: string };
+      password?: string;
+      device?: { kind: 'code-display' | 'audio-reader'; serial: string; code: string };
+      app?: { phone: string };
     };
   }>(
     '/api/dev/citizens',
     {
       schema: {
         ...D,
-        summary: 'register a private MitID (a citizen) with a device from the shared inventory',
+        summary:
+          'register a private MitID (a citizen): a password and a device from the shared inventory, or an app to activate',
         body: obj(
           {
             cpr: str(11),
@@ -1028,13 +1091,40 @@ function registerDevRoutes(app: FastifyInstance, flow: ActivationFlow): void {
               },
               ['kind', 'serial', 'code'],
             ),
+            app: obj({ phone: str(32) }, ['phone']),
           },
-          ['cpr', 'name', 'userId', 'password', 'device'],
+          ['cpr', 'name', 'userId'],
         ),
         response: responses(anyObject, 201),
       },
     },
-    async (req, reply) => reply.status(201).send(await flow.registerCitizen(req.body)),
+    async (req, reply) => {
+      const b = req.body;
+      if (b.app !== undefined && b.device === undefined && b.password === undefined)
+        return reply.status(201).send(
+          await flow.registerCitizenWithApp({
+            cpr: b.cpr,
+            name: b.name,
+            userId: b.userId,
+            phone: b.app.phone,
+          }),
+        );
+      if (b.device === undefined || b.password === undefined || b.app !== undefined)
+        throw new FlowError(
+          400,
+          'bad-request',
+          'Send a password and a device, or an app (with its phone number) alone.',
+        );
+      return reply.status(201).send(
+        await flow.registerCitizen({
+          cpr: b.cpr,
+          name: b.name,
+          userId: b.userId,
+          password: b.password,
+          device: b.device,
+        }),
+      );
+    },
   );
   app.post<{
     Body: { kind: 'code-display' | 'audio-reader'; file: string; key?: string; password?: string };
@@ -1060,6 +1150,162 @@ function registerDevRoutes(app: FastifyInstance, flow: ActivationFlow): void {
     async (req, reply) => {
       const serials = await importSeeds(flow, req.body, undefined, { kind: 'system' });
       return reply.status(201).send({ imported: serials.length, serials });
+    },
+  );
+}
+
+function registerAppRoutes(app: FastifyInstance, flow: ActivationFlow): void {
+  const apps = flow.apps;
+  // Open event streams, ended when the server closes (they would keep it open otherwise).
+  const streams = new Set<() => void>();
+  app.addHook('onClose', (_instance, done) => {
+    for (const end of [...streams]) end();
+    done();
+  });
+  const P = { tags: ['app'] };
+  const sec = { ...P, security: bearer };
+  app.post<{ Body: { userId: string; activationCode: string } }>(
+    '/api/app/activations',
+    {
+      schema: {
+        ...P,
+        summary:
+          'the app starts its activation: user ID and activation code (the temporary PIN goes by SMS)',
+        body: obj({ userId: str(100), activationCode: str(32) }, ['userId', 'activationCode']),
+        response: responses(anyObject),
+      },
+    },
+    (req) => apps.startActivation(req.body),
+  );
+  app.post<{ Body: { temporaryPin: string } }>(
+    '/api/app/activations/temporary-pin',
+    {
+      schema: {
+        ...sec,
+        summary: 'the 8-digit temporary PIN from the SMS',
+        body: obj({ temporaryPin: str(16) }, ['temporaryPin']),
+        response: responses(anyObject),
+      },
+    },
+    (req) => apps.temporaryPin(needToken(req, 'app activation'), req.body.temporaryPin),
+  );
+  app.post<{
+    Body: {
+      appId: string;
+      publicKey: string;
+      pin: string;
+      biometrics: boolean;
+      notifications: boolean;
+      proof: string;
+    };
+  }>(
+    '/api/app/activations/complete',
+    {
+      schema: {
+        ...sec,
+        summary:
+          "the app's key (with a proof), its PIN, biometrics and notifications: the app is bound",
+        body: obj(
+          {
+            appId: str(64, 8),
+            publicKey: str(400),
+            pin: str(16),
+            biometrics: { type: 'boolean' },
+            notifications: { type: 'boolean' },
+            proof: str(200),
+          },
+          ['appId', 'publicKey', 'pin', 'biometrics', 'notifications', 'proof'],
+        ),
+        response: responses(anyObject, 201),
+      },
+    },
+    async (req, reply) =>
+      reply.status(201).send(await apps.complete(needToken(req, 'app activation'), req.body)),
+  );
+  app.get(
+    '/api/app/approvals',
+    {
+      schema: {
+        ...sec,
+        summary: "the pending approval requests of the app's identity (poll fallback)",
+        response: responses(anyObject),
+      },
+    },
+    (req) => apps.pending(needToken(req, 'app')),
+  );
+  app.post<{
+    Params: { id: string };
+    Body: {
+      decision: 'approve' | 'reject';
+      channel: { type: 'qr' | 'code'; value: string };
+      pin?: string;
+      biometric?: boolean;
+      signature: string;
+    };
+  }>(
+    '/api/app/approvals/:id',
+    {
+      schema: {
+        ...sec,
+        summary: 'approve (PIN or biometrics) or reject a request, signed over the exact request',
+        params: obj({ id: str(100) }, ['id']),
+        body: obj(
+          {
+            decision: { type: 'string', enum: ['approve', 'reject'] },
+            channel: obj({ type: { type: 'string', enum: ['qr', 'code'] }, value: str(100) }, [
+              'type',
+              'value',
+            ]),
+            pin: str(16),
+            biometric: { type: 'boolean' },
+            signature: str(200),
+          },
+          ['decision', 'channel', 'signature'],
+        ),
+        response: responses(anyObject),
+      },
+    },
+    (req) => apps.answer(needToken(req, 'app'), req.params.id, req.body),
+  );
+  app.get(
+    '/api/app/events',
+    {
+      schema: {
+        ...sec,
+        summary: 'server-sent events: one "approval" event per approval request for the app',
+      },
+    },
+    async (req, reply) => {
+      const token = needToken(req, 'app');
+      // A bad token is an ordinary 401 before the stream starts.
+      await apps.pending(token);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
+      raw.write(': mitid-sim app events\n\n');
+      let stop: (() => void) | undefined;
+      const ping = setInterval(() => raw.write(': ping\n\n'), 15_000);
+      const end = (): void => {
+        clearInterval(ping);
+        stop?.();
+        stop = undefined;
+        streams.delete(end);
+        if (!raw.writableEnded) raw.end();
+      };
+      streams.add(end);
+      req.raw.on('close', end);
+      try {
+        stop = await apps.subscribe(token, (r) => {
+          if (!raw.writableEnded) raw.write(`event: approval\ndata: ${JSON.stringify(r)}\n\n`);
+        });
+        if (raw.writableEnded) end();
+      } catch {
+        end();
+      }
     },
   );
 }

@@ -154,6 +154,7 @@ describe('opening the store', () => {
         { name: '0001_initial' },
         { name: '0002_shared_mitid' },
         { name: '0003_sessions' },
+        { name: '0004_apps' },
       ]);
     });
   });

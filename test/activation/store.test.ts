@@ -100,6 +100,7 @@ function storeSuite(engine: 'sqlite' | 'postgres'): void {
       '0001_initial',
       '0002_shared_mitid',
       '0003_sessions',
+      '0004_apps',
     ]);
   });
 

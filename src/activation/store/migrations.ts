@@ -369,12 +369,82 @@ const sessions: Migration = {
   },
 };
 
+/**
+ * The MitID app: activations in progress (the activation code, then the temporary PIN by SMS),
+ * the app tokens the apps authenticate with, and approval requests pushed to apps.
+ */
+const apps: Migration = {
+  async up(db: AnyDb): Promise<void> {
+    await db.schema
+      .createTable('app_activations')
+      .addColumn('id', T.text, (c) => c.primaryKey())
+      .addColumn('owner_kind', T.text, (c) => c.notNull())
+      .addColumn('owner_id', T.text, (c) => c.notNull())
+      .addColumn('user_id_key', T.text, (c) => c.notNull())
+      .addColumn('mitid', T.text, (c) => c.notNull())
+      .addColumn('placement', T.text, (c) => c.notNull())
+      .addColumn('phone', T.text, (c) => c.notNull())
+      .addColumn('code_hash', T.text, (c) => c.notNull())
+      .addColumn('code_tries', T.int, (c) => c.notNull())
+      .addColumn('token_hash', T.text)
+      .addColumn('pin_hash', T.text)
+      .addColumn('pin_tries', T.int, (c) => c.notNull())
+      .addColumn('pin_expires_at', T.time)
+      .addColumn('pin_ok_at', T.time)
+      .addColumn('created_at', T.time, (c) => c.notNull())
+      .addColumn('expires_at', T.time, (c) => c.notNull())
+      .addColumn('blocked_at', T.time)
+      .addColumn('completed_at', T.time)
+      .addColumn('superseded_at', T.time)
+      .execute();
+    await db.schema
+      .createIndex('app_activations_user')
+      .on('app_activations')
+      .column('user_id_key')
+      .execute();
+    await db.schema
+      .createTable('app_tokens')
+      .addColumn('token_hash', T.text, (c) => c.primaryKey())
+      .addColumn('authenticator_id', T.text, (c) => c.notNull().references('authenticators.id'))
+      .addColumn('created_at', T.time, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('app_requests')
+      .addColumn('id', T.text, (c) => c.primaryKey())
+      .addColumn('owner_kind', T.text, (c) => c.notNull())
+      .addColumn('owner_id', T.text, (c) => c.notNull())
+      .addColumn('purpose', T.text, (c) => c.notNull())
+      .addColumn('session_id', T.text, (c) => c.notNull())
+      .addColumn('request', T.text, (c) => c.notNull())
+      .addColumn('display', T.text, (c) => c.notNull())
+      .addColumn('channel_hash', T.text, (c) => c.notNull())
+      .addColumn('code_hash', T.text, (c) => c.notNull())
+      .addColumn('created_at', T.time, (c) => c.notNull())
+      .addColumn('expires_at', T.time, (c) => c.notNull())
+      .addColumn('decision', T.text)
+      .addColumn('answered_by', T.text)
+      .addColumn('answered_at', T.time)
+      .execute();
+    await db.schema
+      .createIndex('app_requests_owner')
+      .on('app_requests')
+      .columns(['owner_id', 'owner_kind'])
+      .execute();
+  },
+  async down(db: AnyDb): Promise<void> {
+    await db.schema.dropTable('app_requests').ifExists().execute();
+    await db.schema.dropTable('app_tokens').ifExists().execute();
+    await db.schema.dropTable('app_activations').ifExists().execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they run. */
 export function migrations(engine: Engine): Record<string, Migration> {
   return {
     '0001_initial': initial(engine),
     '0002_shared_mitid': sharedMitIds,
     '0003_sessions': sessions,
+    '0004_apps': apps,
   };
 }
 

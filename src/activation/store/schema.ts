@@ -274,6 +274,64 @@ export interface AdminTokensTable {
   revoked_at: number | null;
 }
 
+/** An app activation in progress: activation code, then the temporary PIN by SMS. */
+export interface AppActivationsTable {
+  id: string;
+  /** 'citizen' | 'business-user'. */
+  owner_kind: string;
+  owner_id: string;
+  user_id_key: string;
+  /** 'private' | 'separate'. */
+  mitid: string;
+  /** 'new-device' | 'private-phone'. */
+  placement: string;
+  /** E.164: where the temporary PIN goes. */
+  phone: string;
+  code_hash: string;
+  code_tries: number;
+  token_hash: string | null;
+  pin_hash: string | null;
+  pin_tries: number;
+  pin_expires_at: number | null;
+  pin_ok_at: number | null;
+  created_at: number;
+  expires_at: number;
+  blocked_at: number | null;
+  completed_at: number | null;
+  superseded_at: number | null;
+}
+
+/** The bearer tokens apps authenticate with (keyed hashes). */
+export interface AppTokensTable {
+  token_hash: string;
+  authenticator_id: string;
+  created_at: number;
+}
+
+/** An approval request pushed to an identity's apps. */
+export interface AppRequestsTable {
+  id: string;
+  owner_kind: string;
+  owner_id: string;
+  /** 'login' | 'activation-start'. */
+  purpose: string;
+  /** The login session waiting for the answer. */
+  session_id: string;
+  /** base64url of the exact bytes the app signs. */
+  request: string;
+  /** JSON of what the app shows. */
+  display: string;
+  /** Keyed hashes of the QR channel secret and of the 4-digit code. */
+  channel_hash: string;
+  code_hash: string;
+  created_at: number;
+  expires_at: number;
+  /** 'approve' | 'reject' once answered. */
+  decision: string | null;
+  answered_by: string | null;
+  answered_at: number | null;
+}
+
 /** The whole database. */
 export interface Database {
   organisations: OrganisationsTable;
@@ -295,6 +353,9 @@ export interface Database {
   mitid_shares: MitidSharesTable;
   flow_sessions: FlowSessionsTable;
   admin_tokens: AdminTokensTable;
+  app_activations: AppActivationsTable;
+  app_tokens: AppTokensTable;
+  app_requests: AppRequestsTable;
 }
 
 /** Names of every table, in creation order. */
@@ -318,4 +379,7 @@ export const TABLES = [
   'mitid_shares',
   'flow_sessions',
   'admin_tokens',
+  'app_activations',
+  'app_tokens',
+  'app_requests',
 ] as const satisfies readonly (keyof Database)[];
