@@ -14,3 +14,4 @@ export * from './flow.js';
 export * from './http.js';
 export * from './service.js';
 export * from './refusal.js';
+export * from './app.js';
