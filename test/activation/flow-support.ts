@@ -137,6 +137,9 @@ export class World {
   readonly dir: string;
   readonly #cleanup: () => Promise<void>;
   readonly #devices: { close(): Promise<void> }[] = [];
+  /** Every answer the service gave in this world, with the request line (for secret checks). */
+  readonly answers: { readonly method: string; readonly path: string; readonly answer: Answer }[] =
+    [];
 
   private constructor(
     engine: Engine,
@@ -236,7 +239,9 @@ export class World {
     } catch {
       // not JSON: keep the text
     }
-    return { status: res.status, body: parsed, text, headers: res.headers };
+    const answer = { status: res.status, body: parsed, text, headers: res.headers };
+    this.answers.push({ method, path, answer });
+    return answer;
   }
 
   /** POST shorthand. */
