@@ -11,6 +11,7 @@ import { CtapError, CtapStatus } from '../../src/ctap/status.js';
 import {
   CtapHidClient,
   KeepaliveStatus,
+  type CtapHidCallOptions,
   type CtapHidClientOptions,
 } from '../../src/ctap/ctaphid.js';
 import type { HidTransport } from '../../src/hid/port.js';
@@ -54,6 +55,9 @@ interface UvPlan {
   readonly token?: PinUvAuthToken;
   readonly uv?: boolean;
 }
+
+/** No PIN token and no built-in UV: what most logins ask for. */
+const NO_UV: UvPlan = Object.freeze({});
 
 /**
  * A MitID chip: a FIDO2 key spoken to over CTAPHID, virtual (firmware in this process or behind
@@ -109,23 +113,32 @@ export class Chip implements Authenticator<'chip'> {
       await transport.close().catch(() => undefined);
       throw e;
     }
+    const afterCommand = options.afterCommand;
     const channel: CtapCborChannel = {
-      cbor: async (request, o: CtapCallOptions = {}) => {
+      cbor: (request, o: CtapCallOptions = {}) => {
         let told = false;
         const onUp = o.onUserPresence ?? options.onUserPresence;
-        try {
-          return await hid.cbor(request, {
-            ...(o.signal ? { signal: o.signal } : {}),
-            onKeepalive: (status) => {
-              if (status === KeepaliveStatus.UPNEEDED && !told) {
-                told = true;
-                onUp?.();
-              }
-            },
-          });
-        } finally {
-          await options.afterCommand?.();
-        }
+        const call: CtapHidCallOptions = {
+          onKeepalive: (status) => {
+            if (status === KeepaliveStatus.UPNEEDED && !told) {
+              told = true;
+              onUp?.();
+            }
+          },
+        };
+        if (o.signal) (call as { signal?: AbortSignal }).signal = o.signal;
+        // Without an afterCommand hook there is nothing to wait for after the answer.
+        if (afterCommand === undefined) return hid.cbor(request, call);
+        return hid.cbor(request, call).then(
+          async (answer) => {
+            await afterCommand();
+            return answer;
+          },
+          async (e: unknown) => {
+            await afterCommand();
+            throw e;
+          },
+        );
       },
     };
     const ctap = new Ctap2Client(channel, options.ctap);
@@ -220,13 +233,16 @@ export class Chip implements Authenticator<'chip'> {
     checkRpId(challenge.rpId, challenge.origin);
     const clientDataJSON = clientDataJson('webauthn.get', challenge.challenge, challenge.origin);
     const clientDataHash = sha256(clientDataJSON);
-    const plan = await this.#uv(
-      challenge.userVerification,
-      challenge.pin,
-      PinPermissions.getAssertion,
-      challenge.rpId,
-      options,
-    );
+    const plan =
+      challenge.pin === undefined && challenge.userVerification !== 'required'
+        ? NO_UV
+        : await this.#uv(
+            challenge.userVerification,
+            challenge.pin,
+            PinPermissions.getAssertion,
+            challenge.rpId,
+            options,
+          );
     const params = {
       rpId: challenge.rpId,
       clientDataHash,
@@ -264,6 +280,8 @@ export class Chip implements Authenticator<'chip'> {
     rpId: string,
     options: ChipCallOptions,
   ): Promise<UvPlan> {
+    // Most logins need neither a PIN nor UV: then getInfo is not asked (not even its cache).
+    if (pin === undefined && want !== 'required') return {};
     const info = await this.ctap.getInfo();
     if (pin !== undefined && want !== 'discouraged') {
       if (info.options.clientPin !== true) {

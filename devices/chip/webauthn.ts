@@ -2,7 +2,7 @@
  * The WebAuthn side of the chip: client data, authenticator data parsing and the attestation
  * object, as a browser builds them around CTAP2 responses (WebAuthn Level 3 §5.8.1, §6.1, §6.5).
  */
-import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { DeviceError, toBase64Url, utf8 } from '../../src/core/index.js';
 import { decodeCborPrefix, encodeCbor } from '../../src/ctap/cbor.js';
 
@@ -102,22 +102,49 @@ export function clientDataJson(
       'the challenge must be at least 16 bytes (WebAuthn §13.4.3)',
     );
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(origin);
-  } catch {
-    throw new DeviceError('bad-origin', 'the origin is not a URL');
-  }
-  if (parsed.origin !== origin)
+  if (parseOrigin(origin).origin !== origin)
     throw new DeviceError('bad-origin', `not an origin (scheme://host[:port]): ${origin}`);
+  // What JSON.stringify makes of { type, challenge, origin, crossOrigin: false }, built directly:
+  // the type and the base64url challenge need no escaping, the origin is escaped as JSON.
   return utf8(
-    JSON.stringify({ type, challenge: toBase64Url(challenge), origin, crossOrigin: false }),
+    `{"type":"${type}","challenge":"${toBase64Url(challenge)}","origin":${JSON.stringify(origin)},"crossOrigin":false}`,
   );
 }
 
+/** The last origin parsed: a login loop asks about the same origin over and over. */
+let lastOrigin: { readonly text: string; readonly origin: string; readonly hostname: string } = {
+  text: '',
+  origin: '',
+  hostname: '',
+};
+
+/** What the URL parser makes of `text` (origin and host name); remembered for the last one. */
+function parseOrigin(text: string): { readonly origin: string; readonly hostname: string } {
+  if (text === lastOrigin.text && text !== '') return lastOrigin;
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new DeviceError('bad-origin', 'the origin is not a URL');
+  }
+  lastOrigin = { text, origin: parsed.origin, hostname: parsed.hostname };
+  return lastOrigin;
+}
+
+/** One-shot hashing (node 20.12 and later); createHash otherwise. */
+const oneShotHash = (
+  nodeCrypto as {
+    hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer;
+  }
+).hash;
+
 /** SHA-256 of `data`. */
 export function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
+  const digest =
+    oneShotHash !== undefined
+      ? oneShotHash('sha256', data, 'buffer')
+      : nodeCrypto.createHash('sha256').update(data).digest();
+  return new Uint8Array(digest);
 }
 
 /**
@@ -147,12 +174,7 @@ export function checkRpId(rpId: string, origin: string): void {
   ) {
     throw new DeviceError('bad-rp-id', `not a valid relying party ID: ${JSON.stringify(rpId)}`);
   }
-  let host: string;
-  try {
-    host = new URL(origin).hostname;
-  } catch {
-    throw new DeviceError('bad-origin', 'the origin is not a URL');
-  }
+  const host = parseOrigin(origin).hostname;
   const id = rpId.toLowerCase();
   if (host !== id && !host.endsWith(`.${id}`)) {
     throw new DeviceError(

@@ -484,13 +484,14 @@ export class ChipAuthenticator implements CtapHidApplication {
     this.#keyCache.set(cacheKey, opened);
     // Looked up every time: a discoverable credential may have been deleted or renamed since.
     const resident = this.#s.credentials.length > 0 ? this.#resident(id) : undefined;
-    return {
+    const out: Mutable<OpenedCredential> = {
       id: new Uint8Array(id),
       key: opened.key,
       credProtect: opened.credProtect,
       hmacSecret: opened.hmacSecret,
-      ...(resident ? { resident } : {}),
     };
+    if (resident) out.resident = resident;
+    return out;
   }
 
   #resident(id: Uint8Array): ResidentCredential | undefined {
@@ -824,10 +825,27 @@ export class ChipAuthenticator implements CtapHidApplication {
     numberOfCredentials: number | undefined,
   ): Uint8Array {
     this.#bumpCounter();
-    const ext = new Map<string, unknown>();
-    if (hmac && c.hmacSecret) ext.set('hmac-secret', this.#hmacSecretOutput(c, uv, hmac));
-    const authData = this.#authData(rpIdHash, flags, undefined, ext);
-    const signature = c.key.sign(concatBytes(authData, clientDataHash));
+    let signed: Uint8Array;
+    let authData: Uint8Array;
+    if (hmac && c.hmacSecret) {
+      const ext = new Map<string, unknown>([['hmac-secret', this.#hmacSecretOutput(c, uv, hmac)]]);
+      authData = this.#authData(rpIdHash, flags, undefined, ext);
+      signed = concatBytes(authData, clientDataHash);
+    } else {
+      // No attested data, no extensions: rpIdHash ‖ flags ‖ signCount, written straight into the
+      // buffer that is signed (authData ‖ clientDataHash, WebAuthn §6.3.3 step 11).
+      signed = new Uint8Array(37 + clientDataHash.length);
+      signed.set(rpIdHash, 0);
+      signed[32] = flags;
+      const n = this.#s.signCount;
+      signed[33] = n >>> 24;
+      signed[34] = (n >>> 16) & 0xff;
+      signed[35] = (n >>> 8) & 0xff;
+      signed[36] = n & 0xff;
+      signed.set(clientDataHash, 37);
+      authData = signed.subarray(0, 37);
+    }
+    const signature = c.key.sign(signed);
     const res = new Map<number, unknown>([
       [
         0x01,

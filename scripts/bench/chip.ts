@@ -1,27 +1,29 @@
 /**
  * Chip figures: getAssertion through the whole stack (driver, CTAPHID framing, transport,
- * firmware) against raw node:crypto ECDSA P-256 signing, in process and over UDP.
+ * firmware) against raw node:crypto ECDSA P-256 signing, in process and over UDP. Each operation
+ * is a `Chip.prove`: the driver builds clientDataJSON and hashes it per call, as a browser does.
  */
 import { createSocket } from 'node:dgram';
 import { createHash, createSign, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { systemClock } from '../../src/core/clock.js';
-import { CtapHidClient, packetize } from '../../src/ctap/ctaphid.js';
+import { packetize } from '../../src/ctap/ctaphid.js';
 import { encodeCbor } from '../../src/ctap/cbor.js';
 import { serveHidOverUdp, UdpHidTransport, type UdpHidServer } from '../../src/hid/udp.js';
 import { VirtualHidTransport } from '../../src/hid/virtual.js';
 import type { HidTransport } from '../../src/hid/port.js';
 import { ChipFirmware } from '../../firmware-sim/chip/index.js';
-import { Ctap2Client, type CtapCborChannel } from '../../devices/chip/ctap2.js';
-import { parseAuthData } from '../../devices/chip/webauthn.js';
+import { Chip } from '../../devices/chip/chip.js';
+import { parseAuthData, sha256 } from '../../devices/chip/webauthn.js';
 import { p256ToCose, coseToP256 } from '../../devices/chip/pin.js';
 import type { BenchCase, BenchModule, Contender } from './harness.js';
 
 const RP_ID = 'bench.mitid.example';
+const ORIGIN = `https://${RP_ID}`;
 
 /**
- * A chip with one credential, and a CTAP2 client to it over `transport`. With `count`, reports
+ * A chip with one credential, and the driver (`Chip`) over `transport`. With `count`, reports
  * are counted (so the UDP limit moves exactly as many datagrams as one exchange does); without,
- * the client talks to the transport directly, with no promise of the bench's own per report.
+ * the driver talks to the transport directly, with no promise of the bench's own per report.
  */
 async function setUp(open: (fw: ChipFirmware) => Promise<HidTransport>, count = false) {
   const firmware = ChipFirmware.manufacture({ serial: 'BENCH-1', clock: systemClock });
@@ -35,44 +37,49 @@ async function setUp(open: (fw: ChipFirmware) => Promise<HidTransport>, count = 
         close: () => inner.close(),
       }
     : inner;
-  const hid = await CtapHidClient.open(transport);
-  const channel: CtapCborChannel = {
-    cbor: (req, o) => hid.cbor(req, o?.signal ? { signal: o.signal } : {}),
-  };
-  const ctap = new Ctap2Client(channel);
-  const clientDataHash = new Uint8Array(createHash('sha256').update('bench').digest());
-  const made = await ctap.makeCredential({
-    clientDataHash,
+  const chip = await Chip.fromTransport(transport);
+  const hid = chip.hid;
+  const made = await chip.ctap.makeCredential({
+    clientDataHash: new Uint8Array(createHash('sha256').update('bench').digest()),
     rp: { id: RP_ID },
     user: { id: new Uint8Array(randomBytes(16)), name: 'bench' },
   });
   const publicKey = coseToP256(made.parsed.credentialPublicKey as Map<number, unknown>);
-  const params = { rpId: RP_ID, clientDataHash, allowList: [made.credentialId] };
+  // What a relying party hands the browser at a login; the driver turns it into clientDataJSON
+  // and hashes that on every call, as a browser does.
+  const challenge = {
+    rpId: RP_ID,
+    origin: ORIGIN,
+    challenge: new Uint8Array(randomBytes(32)),
+    allowCredentials: [made.credentialId],
+  };
   const contender = (label: string): Contender => ({
     label,
     async run(n) {
       let signed = 0;
       for (let i = 0; i < n; i++) {
-        const a = await ctap.getAssertion(params);
+        const a = await chip.prove(challenge);
         signed += a.signature.length > 0 ? 1 : 0;
       }
       return signed;
     },
   });
-  // One assertion checked end to end, so a fast wrong answer cannot pass as a figure.
   const reports = async () => {
     const before = { ...counts };
-    await ctap.getAssertion(params);
+    await chip.prove(challenge);
     return { out: counts.out - before.out, in: counts.in - before.in };
   };
+  // One assertion checked end to end, so a fast wrong answer cannot pass as a figure.
   const check = async () => {
-    const a = await ctap.getAssertion(params);
-    const signed = Buffer.concat([a.authData, clientDataHash]);
+    const a = await chip.prove(challenge);
+    const signed = Buffer.concat([a.authenticatorData, sha256(a.clientDataJSON)]);
     if (!verify('sha256', signed, publicKey, a.signature))
       throw new Error('chip signature does not verify');
-    if ((parseAuthData(a.authData).flags & 0x01) === 0)
+    if ((parseAuthData(a.authenticatorData).flags & 0x01) === 0)
       throw new Error('user presence flag missing');
   };
+  // The firmware figure's request carries the hash of the same clientDataJSON.
+  const clientDataHash = sha256((await chip.prove(challenge)).clientDataJSON);
   /**
    * The firmware alone: the same request's reports handed to handleReport, no host stack. Tells
    * how much of the gap to the limit is the device and how much the driver and transport.
@@ -97,7 +104,7 @@ async function setUp(open: (fw: ChipFirmware) => Promise<HidTransport>, count = 
       return answers;
     },
   };
-  return { contender, check, reports, firmwareOnly, close: () => hid.close() };
+  return { contender, check, reports, firmwareOnly, close: () => chip.close() };
 }
 
 /** The limit: ECDSA P-256 signatures over authenticator data + client data hash, nothing else. */
@@ -163,9 +170,10 @@ async function chipCases(): Promise<BenchCase[]> {
   return [
     {
       name: 'chip.getAssertion.inproc',
-      description: 'CTAP2 getAssertion through driver, CTAPHID and the in-process transport',
+      description:
+        'Chip.prove (clientDataJSON hashed per call, CTAP2 getAssertion) through driver, CTAPHID and the in-process transport',
       unit: 'assertions/s',
-      ours: inProc.contender('mitid-sim Chip over VirtualHidTransport'),
+      ours: inProc.contender('mitid-sim Chip.prove over VirtualHidTransport'),
       limit: rawSign(),
       check: inProc.check,
       teardown: inProc.close,
@@ -182,7 +190,7 @@ async function chipCases(): Promise<BenchCase[]> {
       name: 'chip.getAssertion.udp',
       description: 'the same over HID-over-UDP (serve and client in one process), wall clock',
       unit: 'assertions/s',
-      ours: overUdp.contender('mitid-sim Chip over UdpHidTransport'),
+      ours: overUdp.contender('mitid-sim Chip.prove over UdpHidTransport'),
       limit: echo.contender,
       check: overUdp.check,
       clock: 'wall',

@@ -219,6 +219,18 @@ export function compareCanonicalKeys(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
+/** {@link compareCanonicalKeys} on two ranges of one buffer, with no views made. */
+function compareRanges(b: Uint8Array, a0: number, a1: number, b0: number, b1: number): number {
+  const la = a1 - a0;
+  const lb = b1 - b0;
+  if (la !== lb) return la - lb;
+  for (let i = 0; i < la; i++) {
+    const d = b[a0 + i]! - b[b0 + i]!;
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 function encodeInto(w: Writer, value: unknown, depth: number): void {
   if (depth > 64) throw new RangeError('CBOR value nested too deeply to encode');
   switch (typeof value) {
@@ -535,11 +547,27 @@ class Reader {
         if (n === null) raw = this.chunks(major, what);
         else {
           this.need(n);
-          raw = this.bytes.slice(this.pos, this.pos + n);
+          const at = this.pos;
           this.pos += n;
+          if (major === MAJOR_TEXT) {
+            // Short ASCII text (map keys, "public-key", RP IDs) is read where it lies, with no
+            // copy and no decoder call; anything else goes through the strict UTF-8 decoder.
+            if (n <= 64) {
+              const b = this.bytes;
+              let text = '';
+              let i = 0;
+              for (; i < n; i++) {
+                const c = b[at + i]!;
+                if (c > 0x7f) break;
+                text += String.fromCharCode(c);
+              }
+              if (i === n) return text;
+            }
+            raw = this.bytes.subarray(at, at + n);
+          } else raw = this.bytes.slice(at, at + n);
         }
         if (major === MAJOR_BYTES) return raw;
-        if (n !== null && n <= 64 && isAscii(raw)) return String.fromCharCode(...raw);
+        if (n === null && raw.length <= 64 && isAscii(raw)) return String.fromCharCode(...raw);
         try {
           return textDecoder.decode(raw);
         } catch {
@@ -568,32 +596,18 @@ class Reader {
         if (depth >= this.s.maxDepth) throw invalid('nested too deeply');
         const n = this.length(info, 'map');
         const out: CborMap = new Map();
-        let prevKey: Uint8Array | null = null;
-        const readEntry = (keyStart: number, key: unknown): void => {
-          if (typeof key !== 'string' && typeof key !== 'number') {
-            throw invalid('map key is neither an integer nor a text string');
-          }
-          const keyBytes = this.bytes.subarray(keyStart, this.pos);
-          if (this.s.canonical && prevKey !== null) {
-            // CTAP 2.1 §8: keys sorted length-first; equal keys (duplicates) fail here too.
-            if (compareCanonicalKeys(prevKey, keyBytes) >= 0) {
-              throw invalid(
-                compareCanonicalKeys(prevKey, keyBytes) === 0
-                  ? 'duplicate map key'
-                  : 'map keys not in canonical order',
-              );
-            }
-          }
-          if (out.has(key)) throw invalid('duplicate map key');
-          prevKey = keyBytes;
-          out.set(key, this.item(depth + 1));
-        };
+        // Where the previous key's encoding lies (start -1: none yet), for the order check.
+        let prevStart = -1;
+        let prevEnd = -1;
         if (n === null) {
           for (;;) {
             const keyStart = this.pos;
             const k = this.itemOrBreak(depth + 1);
             if (k === BREAK) break;
-            readEntry(keyStart, k);
+            this.entry(out, k, keyStart, prevStart, prevEnd);
+            prevStart = keyStart;
+            prevEnd = this.pos;
+            out.set(k as CborKey, this.item(depth + 1));
             if (out.size > this.s.maxLength) throw invalid('map too long');
           }
           return out;
@@ -601,7 +615,11 @@ class Reader {
         this.need(n * 2);
         for (let i = 0; i < n; i++) {
           const keyStart = this.pos;
-          readEntry(keyStart, this.item(depth + 1));
+          const k = this.item(depth + 1);
+          this.entry(out, k, keyStart, prevStart, prevEnd);
+          prevStart = keyStart;
+          prevEnd = this.pos;
+          out.set(k as CborKey, this.item(depth + 1));
         }
         return out;
       }
@@ -616,6 +634,24 @@ class Reader {
       default:
         return this.simple(info, start);
     }
+  }
+
+  /**
+   * Checks a map key just read (its encoding ends at `pos`) against the map so far and the key
+   * before it, whose encoding lies at `prevStart..prevEnd` (`prevStart` -1: the first key).
+   */
+  entry(out: CborMap, key: unknown, keyStart: number, prevStart: number, prevEnd: number): void {
+    if (typeof key !== 'string' && typeof key !== 'number') {
+      throw invalid('map key is neither an integer nor a text string');
+    }
+    if (this.s.canonical && prevStart >= 0) {
+      // CTAP 2.1 §8: keys sorted length-first; equal keys (duplicates) fail here too.
+      const order = compareRanges(this.bytes, prevStart, prevEnd, keyStart, this.pos);
+      if (order >= 0) {
+        throw invalid(order === 0 ? 'duplicate map key' : 'map keys not in canonical order');
+      }
+    }
+    if (out.has(key)) throw invalid('duplicate map key');
   }
 
   simple(info: number, _start: number): unknown {

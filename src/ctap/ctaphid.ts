@@ -664,7 +664,7 @@ export class CtapHidClient {
   }
 
   /** CTAPHID_CBOR: sends the command byte + CBOR, returns the status byte + CBOR. */
-  async cbor(payload: Uint8Array, options: CtapHidCallOptions = {}): Promise<Uint8Array> {
+  cbor(payload: Uint8Array, options: CtapHidCallOptions = {}): Promise<Uint8Array> {
     return this.#call(CtapHidCmd.CBOR, payload, options);
   }
 
