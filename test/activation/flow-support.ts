@@ -16,6 +16,7 @@ import {
   type OrganisationSettings,
   type RateLimits,
   type RunningService,
+  type StoreOptions,
 } from '../../src/activation/index.js';
 import { VirtualClock } from '../../src/core/clock.js';
 import {
@@ -136,6 +137,8 @@ export class World {
   readonly svc: RunningService;
   readonly dir: string;
   readonly #cleanup: () => Promise<void>;
+  readonly #store: StoreOptions;
+  readonly #others: RunningService[] = [];
   readonly #devices: { close(): Promise<void> }[] = [];
   /** Every answer the service gave in this world, with the request line (for secret checks). */
   readonly answers: { readonly method: string; readonly path: string; readonly answer: Answer }[] =
@@ -147,12 +150,14 @@ export class World {
     svc: RunningService,
     dir: string,
     cleanup: () => Promise<void>,
+    store: StoreOptions,
   ) {
     this.engine = engine;
     this.clock = clock;
     this.svc = svc;
     this.dir = dir;
     this.#cleanup = cleanup;
+    this.#store = store;
   }
 
   /** Starts a service on a fresh database of `engine`. */
@@ -160,7 +165,7 @@ export class World {
     const clock = new VirtualClock({ start: Date.UTC(2026, 10, 25, 12, 0, 0) });
     const dir = await mkdtemp(join(tmpdir(), 'mitid-flow-'));
     let cleanup = (): Promise<void> => rm(dir, { recursive: true, force: true });
-    let store;
+    let store: StoreOptions;
     if (engine === 'sqlite') {
       store = { dataDir: dir };
     } else {
@@ -188,15 +193,33 @@ export class World {
         ...(options.limits === undefined ? {} : { limits: options.limits }),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
       });
-      return new World(engine, clock, svc, dir, cleanup);
+      return new World(engine, clock, svc, dir, cleanup, store);
     } catch (e) {
       await cleanup();
       throw e;
     }
   }
 
+  /**
+   * A second service instance on the same database and clock (as several instances behind a
+   * load balancer share one PostgreSQL database). Its base URL is the first one's, so links and
+   * the WebAuthn origin agree.
+   */
+  async another(): Promise<RunningService> {
+    const svc = await startService({
+      store: this.#store,
+      clock: this.clock,
+      port: 0,
+      baseUrl: `http://localhost:${this.svc.port}`,
+      dispatchIntervalMs: 3_600_000,
+    });
+    this.#others.push(svc);
+    return svc;
+  }
+
   /** Stops the service, closes the devices and removes the database. */
   async close(): Promise<void> {
+    for (const o of this.#others.splice(0)) await o.close().catch(() => undefined);
     for (const d of this.#devices.splice(0)) await d.close().catch(() => undefined);
     await this.svc.close();
     await this.#cleanup();
@@ -219,6 +242,7 @@ export class World {
     body?: unknown,
     token?: string,
     headers: Record<string, string> = {},
+    base: string = this.svc.url,
   ): Promise<Answer> {
     const h: Record<string, string> = { ...headers };
     if (token !== undefined) h.authorization = `Bearer ${token}`;
@@ -227,7 +251,7 @@ export class World {
       h['content-type'] ??= 'application/json';
       payload = typeof body === 'string' ? body : JSON.stringify(body);
     }
-    const res = await fetch(`${this.svc.url}${path}`, {
+    const res = await fetch(`${base}${path}`, {
       method,
       headers: h,
       ...(payload === undefined ? {} : { body: payload }),
