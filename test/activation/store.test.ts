@@ -77,8 +77,8 @@ function storeSuite(engine: 'sqlite' | 'postgres'): void {
           ).rows;
     const names = tables.map((r) => r.name);
     for (const table of TABLES) expect(names).toContain(table);
-    expect(await migrateToLatest(store.db, store.engine)).toEqual([]);
-    await migrateDownAll(store.db, store.engine);
+    expect(await migrateToLatest(store.db, store.engine, store.schema)).toEqual([]);
+    await migrateDownAll(store.db, store.engine, store.schema);
     const after =
       engine === 'postgres'
         ? (
@@ -96,7 +96,7 @@ function storeSuite(engine: 'sqlite' | 'postgres'): void {
     expect(
       after.map((r) => r.name).filter((n) => (TABLES as readonly string[]).includes(n)),
     ).toEqual([]);
-    expect(await migrateToLatest(store.db, store.engine)).toEqual([
+    expect(await migrateToLatest(store.db, store.engine, store.schema)).toEqual([
       '0001_initial',
       '0002_shared_mitid',
       '0003_sessions',

@@ -244,7 +244,7 @@ export async function openDatabase(location: DatabaseLocation): Promise<Connecte
           try {
             if (schema !== undefined)
               await sql.raw(`create schema if not exists ${schema}`).execute(conn);
-            await migrateToLatest(conn, c.engine);
+            await migrateToLatest(conn, c.engine, schema);
           } finally {
             await sql`select pg_advisory_unlock(hashtext(${`mitid-sim-migrate:${schema ?? ''}`}))`.execute(
               conn,

@@ -456,8 +456,14 @@ class Provider implements MigrationProvider {
 }
 
 /** The migrator for a database; kysely keeps its bookkeeping in `kysely_migration` tables. */
-export function migrator(db: AnyDb, engine: Engine): Migrator {
-  return new Migrator({ db, provider: new Provider(engine) });
+export function migrator(db: AnyDb, engine: Engine, schema?: string): Migrator {
+  // With a schema, kysely's bookkeeping tables are looked for in it alone: without this, a
+  // fresh schema would take another schema's tables for its own and skip creating them.
+  return new Migrator({
+    db,
+    provider: new Provider(engine),
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
+  });
 }
 
 /** Database errors: cannot connect, migration failed, a transaction kept conflicting. */
@@ -471,8 +477,12 @@ function firstLine(e: unknown): string {
  * Runs every pending migration. Throws StoreError `migration-failed` naming the step, or
  * `cannot-open-database` when it failed before any step (no connection, no rights).
  */
-export async function migrateToLatest(db: AnyDb, engine: Engine): Promise<string[]> {
-  const { error, results } = await migrator(db, engine).migrateToLatest();
+export async function migrateToLatest(
+  db: AnyDb,
+  engine: Engine,
+  schema?: string,
+): Promise<string[]> {
+  const { error, results } = await migrator(db, engine, schema).migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw failed === undefined
@@ -489,8 +499,8 @@ export async function migrateToLatest(db: AnyDb, engine: Engine): Promise<string
 }
 
 /** Rolls every migration back (tests, and `down` checks). */
-export async function migrateDownAll(db: AnyDb, engine: Engine): Promise<void> {
-  const { error } = await migrator(db, engine).migrateTo(NO_MIGRATIONS);
+export async function migrateDownAll(db: AnyDb, engine: Engine, schema?: string): Promise<void> {
+  const { error } = await migrator(db, engine, schema).migrateTo(NO_MIGRATIONS);
   if (error !== undefined)
     throw new StoreError(
       'migration-failed',

@@ -53,6 +53,8 @@ export class Store {
     readonly secrets: Secrets,
     readonly clock: Clock = systemClock,
     readonly config: RepositoryConfig = defaultRepositoryConfig,
+    /** PostgreSQL: the schema the store lives in. */
+    readonly schema?: string,
   ) {}
 
   /**
@@ -105,8 +107,12 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     ...(options.schema === undefined ? {} : { schema: options.schema }),
     ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
   });
-  return new Store(db, engine, secretsFrom(keys), options.clock ?? systemClock, {
-    ...defaultRepositoryConfig,
-    ...options.config,
-  });
+  return new Store(
+    db,
+    engine,
+    secretsFrom(keys),
+    options.clock ?? systemClock,
+    { ...defaultRepositoryConfig, ...options.config },
+    engine === 'postgres' ? options.schema : undefined,
+  );
 }
