@@ -380,13 +380,15 @@ export class VirtualPhone {
       appToken,
       options,
     );
-    const b = body as { approvals?: unknown; pending?: unknown } | unknown[];
+    // The service answers {requests: [...]}; the protocol page names no field, so a bare list
+    // or {approvals} are read too.
+    const b = body as { requests?: unknown; approvals?: unknown } | unknown[];
     const list = Array.isArray(b)
       ? b
-      : Array.isArray(b.approvals)
-        ? b.approvals
-        : Array.isArray(b.pending)
-          ? b.pending
+      : Array.isArray(b.requests)
+        ? b.requests
+        : Array.isArray(b.approvals)
+          ? b.approvals
           : [];
     return list.map(parseApprovalRequest);
   }
