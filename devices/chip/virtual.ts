@@ -35,10 +35,15 @@ export function isPressMode(s: unknown): s is PressMode {
   return typeof s === 'string' && (UpModes as readonly string[]).includes(s);
 }
 
-/** What a chip device file holds beside the header: the flash, and how the button behaves. */
+/**
+ * What a chip device file holds beside the header: the flash, how the button behaves, and
+ * whether ES256 signatures use RFC 6979 nonces (absent: random nonces).
+ */
 export interface ChipFileState {
   readonly firmware: ChipPersistentState;
   readonly press: PressMode;
+  /** RFC 6979 nonces: the same key and message give the same signature bytes, run after run. */
+  readonly deterministicSignatures?: boolean;
 }
 
 /** The device-file schema of a chip. */
@@ -51,7 +56,10 @@ export const chipFileSchema: DeviceFileSchema<'chip', ChipFileState> = {
     const press = body.press ?? 'auto';
     if (!isPressMode(press))
       throw new DeviceError('bad-device-file', 'press must be auto, manual or deny');
-    return { firmware, press };
+    const det = body.deterministicSignatures;
+    if (det !== undefined && typeof det !== 'boolean')
+      throw new DeviceError('bad-device-file', 'deterministicSignatures must be true or false');
+    return det === true ? { firmware, press, deterministicSignatures: true } : { firmware, press };
   },
 };
 
@@ -101,6 +109,7 @@ export async function openChipFile(
     clock: options.clock ?? systemClock,
     upMode: press,
     ...(options.onWink ? { onWink: options.onWink } : {}),
+    ...(file.deterministicSignatures ? { deterministicSignatures: true } : {}),
     onPersist: (s) => {
       dirty = s;
     },
@@ -119,6 +128,7 @@ export async function openChipFile(
           serial: file.serial,
           firmware: state,
           press: file.press,
+          ...(file.deterministicSignatures ? { deterministicSignatures: true } : {}),
         });
       });
     return writing;
@@ -150,6 +160,11 @@ export interface CreateChipOptions {
   readonly clock?: Clock;
   /** The test CA that issues the chip's attestation certificate; default a new CA of its own. */
   readonly ca?: AttestationCa;
+  /**
+   * ES256 signatures with RFC 6979 nonces (the attestation certificate's too), kept in the file:
+   * reproducible test output. Default false: node:crypto's random nonces.
+   */
+  readonly deterministicSignatures?: boolean;
 }
 
 /**
@@ -175,6 +190,7 @@ export async function createChipDeviceFile(
       serial: options.serial,
       clock: options.clock ?? systemClock,
       ...(options.ca ? { ca: options.ca } : {}),
+      ...(options.deterministicSignatures ? { deterministicSignatures: true } : {}),
     });
   } catch (e) {
     throw new DeviceError('bad-serial', e instanceof Error ? e.message : 'bad serial');
@@ -182,7 +198,13 @@ export async function createChipDeviceFile(
   const press = options.press ?? 'auto';
   await writeDeviceFile(
     options.out,
-    { kind: 'chip', serial: options.serial, firmware: firmware.snapshot(), press },
+    {
+      kind: 'chip',
+      serial: options.serial,
+      firmware: firmware.snapshot(),
+      press,
+      ...(options.deterministicSignatures ? { deterministicSignatures: true } : {}),
+    },
     { exclusive: true },
   );
   if (options.pin !== undefined) {

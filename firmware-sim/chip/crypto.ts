@@ -83,7 +83,8 @@ export function generateP256(random: (n: number) => Uint8Array): P256Key {
 
 /** ECDSA P-256 SHA-256 signature, DER encoded (as WebAuthn and U2F carry it). */
 export function signEs256(key: KeyObject, data: Uint8Array): Uint8Array {
-  return new Uint8Array(sign('sha256', data, { key, dsaEncoding: 'der' }));
+  // DER is what node:crypto gives for EC keys by default; the bare key skips the options parse.
+  return new Uint8Array(sign('sha256', data, key));
 }
 
 /** Verifies an ES256 DER signature. */

@@ -1,5 +1,5 @@
 /** Deterministic ECDSA on P-256 with SHA-256 (RFC 6979 §3.2), for byte-reproducible chip output. */
-import { createHash, createHmac } from 'node:crypto';
+import { createECDH, createHash, createHmac } from 'node:crypto';
 import { concatBytes } from '../../src/core/bytes.js';
 
 // P-256 domain parameters (FIPS 186-5 / SP 800-186 §3.2.1.3).
@@ -112,6 +112,17 @@ function derInt(v: bigint): Uint8Array {
   return der(0x02, b[0]! & 0x80 ? concatBytes(Uint8Array.of(0), b) : b);
 }
 
+/**
+ * The x-coordinate of k·G, by node:crypto's P-256 (ECDH derives the public point of the scalar
+ * k): native, and thousands of times faster than {@link p256Multiply}. k is in [1, n-1] (RFC 6979
+ * §3.2 step h.3), so k·G is never the point at infinity.
+ */
+function baseMultipleX(k: bigint): bigint {
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(int2octets(k));
+  return toInt(ecdh.getPublicKey().subarray(1, 33));
+}
+
 /** ECDSA P-256 SHA-256 signature with the RFC 6979 nonce: raw r and s. */
 export function signDeterministicRaw(d: Uint8Array, data: Uint8Array): { r: bigint; s: bigint } {
   const h1 = new Uint8Array(createHash('sha256').update(data).digest());
@@ -119,9 +130,7 @@ export function signDeterministicRaw(d: Uint8Array, data: Uint8Array): { r: bigi
   const z = mod(toInt(h1), N);
   for (let attempt = 0; ; attempt++) {
     const k = rfc6979Nonce(dv, h1, attempt);
-    const R = p256Multiply(k);
-    if (R === null) continue;
-    const r = mod(R.x, N);
+    const r = mod(baseMultipleX(k), N);
     if (r === 0n) continue;
     const s = mod(inv(k, N) * (z + r * dv), N);
     if (s === 0n) continue;

@@ -111,7 +111,7 @@ const createChip: Command = {
   path: ['device', 'create', 'chip'],
   summary: 'make a virtual chip (a new FIDO2 key with its own attestation) in a device file',
   usage:
-    'device create chip --serial SERIAL --out FILE [--ca DIR] [--pin PIN] [--press auto|manual|deny] [--json]',
+    'device create chip --serial SERIAL --out FILE [--ca DIR] [--pin PIN] [--press auto|manual|deny] [--deterministic] [--json]',
   help: `Options:
   --serial SERIAL   the serial number printed on the chip (letters, digits, . _ -)
   --out FILE        the device file to write; it must not exist
@@ -121,6 +121,8 @@ const createChip: Command = {
                     its certificate stays in the device file: 'mitid-sim chip ca show FILE'
   --pin PIN         set this PIN on the new chip (4-63 characters)
   --press MODE      how its button behaves when served or opened: auto (default), manual, deny
+  --deterministic   sign with RFC 6979 nonces instead of random ones, so the same key and message
+                    give the same signature bytes every run (reproducible test output; slower)
   --json            print what was made as JSON`,
   options: {
     serial: { type: 'string' },
@@ -128,6 +130,7 @@ const createChip: Command = {
     ca: { type: 'string' },
     pin: { type: 'string' },
     press: { type: 'string' },
+    deterministic: { type: 'boolean' },
     json: { type: 'boolean' },
   },
   async run(ctx) {
@@ -136,11 +139,13 @@ const createChip: Command = {
     const pin = str(ctx, 'pin');
     const press = pressOption(ctx);
     const caDir = str(ctx, 'ca');
+    const deterministic = flag(ctx, 'deterministic');
     const ca = caDir === undefined ? undefined : await loadChipCa(caDir);
     const made = await createChipDeviceFile({
       serial,
       out,
       ...(ca ? { ca } : {}),
+      ...(deterministic ? { deterministicSignatures: true } : {}),
       ...(pin === undefined ? {} : { pin }),
       ...(press ? { press } : {}),
     });
@@ -152,10 +157,11 @@ const createChip: Command = {
         aaguid: made.aaguid,
         pinSet: pin !== undefined,
         ca: caDir ?? null,
+        deterministicSignatures: deterministic,
       });
     else
       ctx.io.stdout(
-        `made chip ${serial} in ${out}${pin !== undefined ? ' (PIN set)' : ''}${caDir === undefined ? ', with a test CA of its own' : `, certified by the CA in ${caDir}`}\n`,
+        `made chip ${serial} in ${out}${pin !== undefined ? ' (PIN set)' : ''}${deterministic ? ', signing with RFC 6979 nonces' : ''}${caDir === undefined ? ', with a test CA of its own' : `, certified by the CA in ${caDir}`}\n`,
       );
   },
 };
