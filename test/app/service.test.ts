@@ -273,6 +273,63 @@ describeEngines('the MitID app against the service', (engine) => {
     ).toMatchObject({ status: 423, code: 'app-suspended' });
   });
 
+  it('a suspension ends after 15 minutes; nine wrong PINs without a good one block the app', async () => {
+    const s = await separateUser();
+    const p = await phone(s.phone);
+    const { app } = await activate(p, s.userId, s.chosen.activationCode);
+    await w.post('/api/activation/finish', {}, s.token);
+    /** One login; `pins` typed in turn; the refusal codes (or 'ok') the app reports. */
+    const round = async (pins: string[]) => {
+      const page = await login(s.userId);
+      const approval = await app.nextApproval({ timeoutMs: 10_000 });
+      const channel = channelFromCode(page.channel.code);
+      const seen: string[] = [];
+      for (const pin of pins) {
+        const r = await app.answer(approval, { decision: 'approve', channel, pin }).then(
+          () => 'ok',
+          (e: AppServiceError) => `${e.code}${e.triesLeft === undefined ? '' : `:${e.triesLeft}`}`,
+        );
+        seen.push(r);
+      }
+      return seen;
+    };
+    const after15 = () => w.clock.advance(15 * 60_000 + 1_000);
+    expect(await round(['111111', '111112', '111113'])).toEqual([
+      'pin-wrong:2',
+      'pin-wrong:1',
+      'app-suspended',
+    ]);
+    after15();
+    // The request has expired meanwhile; a new login with the right PIN works and resets the count.
+    expect(await round([PIN])).toEqual(['ok']);
+    const wrong3 = ['222221', '222222', '222223'];
+    expect(await round(wrong3)).toEqual(['pin-wrong:2', 'pin-wrong:1', 'app-suspended']);
+    after15();
+    expect(await round(wrong3)).toEqual(['pin-wrong:2', 'pin-wrong:1', 'app-suspended']);
+    after15();
+    expect(await round(wrong3)).toEqual(['pin-wrong:2', 'pin-wrong:1', 'app-blocked']);
+    after15();
+    expect(await round([PIN])).toEqual(['app-blocked']);
+  });
+
+  it('an answer after two minutes is refused as expired (410)', async () => {
+    const s = await separateUser();
+    const p = await phone(s.phone);
+    const { app } = await activate(p, s.userId, s.chosen.activationCode);
+    await w.post('/api/activation/finish', {}, s.token);
+    const page = await login(s.userId);
+    const approval = await app.nextApproval({ timeoutMs: 10_000 });
+    w.clock.advance(2 * 60_000 + 1_000);
+    const e = await refusal(
+      app.answer(approval, {
+        decision: 'approve',
+        channel: channelFromCode(page.channel.code),
+        pin: PIN,
+      }),
+    );
+    expect(e).toMatchObject({ status: 410, code: 'request-expired' });
+  });
+
   it('a private MitID app; a separate MitID on the private phone may not use biometrics; a fourth app is 409', async () => {
     // The citizen's private MitID is an app on their phone.
     const tel = freshNumber();
