@@ -1,4 +1,5 @@
 /** The activation API under bad input, its OpenAPI document, its secrets and its rate limits, on SQLite and PostgreSQL. */
+import fs from 'node:fs';
 import { request } from 'node:http';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
@@ -492,6 +493,62 @@ describeEngines('activation API input, documentation, secrets and limits', (engi
     expect(all).toContain('activation.finish');
     expect(all).toContain('login');
     expect(all).toContain(display.serial);
+  });
+
+  it('with the request log on, the log names requests but no password, code, token or CPR number', async () => {
+    // The logger writes to file descriptor 1 through node:fs; the lines are read off there.
+    const lines: string[] = [];
+    const original = { write: fs.write, writeSync: fs.writeSync };
+    const take = (fd: unknown, data: unknown): boolean => {
+      if (fd !== 1) return false;
+      lines.push(
+        typeof data === 'string' ? data : Buffer.from(data as Uint8Array).toString('utf8'),
+      );
+      return true;
+    };
+    const size = (data: unknown): number =>
+      typeof data === 'string' ? Buffer.byteLength(data) : (data as Uint8Array).length;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const mutable = fs as any;
+    mutable.writeSync = (fd: number, data: unknown, ...rest: unknown[]) =>
+      take(fd, data) ? size(data) : original.writeSync(fd, data as string, ...(rest as []));
+    mutable.write = (fd: number, data: unknown, ...rest: unknown[]) => {
+      if (!take(fd, data)) return (original.write as (...a: unknown[]) => void)(fd, data, ...rest);
+      const cb = rest.at(-1) as (e: null, n: number) => void;
+      process.nextTick(() => cb(null, size(data)));
+    };
+    try {
+      await w.close();
+      w = await World.start(engine, { logger: true });
+      org = await w.organisation('Morbær Medier ApS');
+      const citizen = await w.citizen();
+      const user = await w.user(org, { cpr: citizen.cpr });
+      const token = await w.started(user.link, citizen);
+      await w.post('/api/activation/mitid', { mitid: 'private' }, token);
+      expect((await w.post('/api/activation/finish', {}, token)).status).toBe(200);
+      const wrong = await w.post('/api/login', { userId: citizen.userId });
+      await w.post('/api/login/code', { code: '000000' }, wrong.body.loginToken);
+      const log = lines.join('');
+      expect(log).toContain('/api/activation/finish');
+      // The activation link's token is a secret too: it must not be logged with the URL.
+      expect(log).toContain('/api/activation-links/');
+      const secrets: Record<string, string> = {
+        password: citizen.password,
+        cpr: citizen.cpr,
+        'cpr digits': citizen.cpr.replace('-', ''),
+        'link token': user.link,
+        'activation token': token,
+        'admin token': org.userAdmin,
+        'login token': wrong.body.loginToken as string,
+      };
+      const leaked = Object.entries(secrets)
+        .filter(([, v]) => log.includes(v))
+        .map(([k]) => k);
+      expect(leaked).toEqual([]);
+    } finally {
+      mutable.write = original.write;
+      mutable.writeSync = original.writeSync;
+    }
   });
 
   it('rate limits: the 6th request from one address in a window is 429 with retry-after; the next window is open again', async () => {
