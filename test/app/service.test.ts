@@ -251,6 +251,31 @@ describeEngines('the MitID app against the service', (engine) => {
     });
   });
 
+  it('three wrong temporary PINs block the activation (423)', async () => {
+    const s = await separateUser();
+    const p = await phone(s.phone);
+    const a = await AppActivation.start(p, s.userId, s.chosen.activationCode);
+    await w.svc.drainOutbox();
+    const right = await a.readTemporaryPin();
+    const wrong = (n: number) => String((Number(right) + n) % 100_000_000).padStart(8, '0');
+    expect(await refusal(a.enterTemporaryPin(wrong(1)))).toMatchObject({
+      status: 400,
+      code: 'temporary-pin-wrong',
+      triesLeft: 2,
+    });
+    expect(await refusal(a.enterTemporaryPin(wrong(2)))).toMatchObject({
+      code: 'temporary-pin-wrong',
+      triesLeft: 1,
+    });
+    const third = await refusal(a.enterTemporaryPin(wrong(3)));
+    expect(third).toMatchObject({ status: 423, code: 'temporary-pin-blocked' });
+    expect(third.message).not.toContain(right);
+    expect(await refusal(a.enterTemporaryPin(right))).toMatchObject({
+      status: 423,
+      code: 'temporary-pin-blocked',
+    });
+  });
+
   it('wrong PINs count down to a suspension, which the right PIN does not lift', async () => {
     const s = await separateUser();
     const p = await phone(s.phone);
@@ -380,7 +405,9 @@ describeEngines('the MitID app against the service', (engine) => {
     expect(go.status).toBe(200);
     const token = go.body.activationToken as string;
 
-    // The separate MitID into the same app: biometrics refused, then without.
+    // The separate MitID into the same app: biometrics refused, then without. (A second later, so
+    // the SMS code is the newest message: the dev inbox orders messages of one instant by id.)
+    w.clock.advance(1_000);
     const { userId } = await w.separateUpToAuthenticator(token, { phone: tel });
     const chosen = await w.post(
       '/api/activation/authenticator',
