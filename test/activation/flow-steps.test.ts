@@ -116,6 +116,59 @@ describeEngines('activation steps and instances', (engine) => {
     expect(ok.body.step).toBe('authenticator');
   });
 
+  it('the handed-over activation code runs out after 48 hours: the right code is then refused with "ask for a new one" (423), and a new code works', async () => {
+    const citizen = await w.citizen();
+    const user = await w.user(org, { birthDate: '1985-03-15' });
+    w.clock.advance(48 * 3_600_000 + 1);
+    const token = await w.started(user.link, citizen);
+    await w.post('/api/activation/mitid', { mitid: 'private' }, token);
+    const late = await w.post(
+      '/api/activation/activation-code',
+      { code: user.activationCode },
+      token,
+    );
+    expect(late.status).not.toBe(200);
+    expect(late.body.error).toBe('activation-code-blocked');
+    expect(late.status).toBe(423);
+    expect(late.body.message).toContain(org.userAdminName);
+    const fresh = await w.post(`/api/admin/users/${user.id}/activation-code`, {}, org.userAdmin);
+    const ok = await w.post(
+      '/api/activation/activation-code',
+      { code: fresh.body.activationCode },
+      token,
+    );
+    expect(ok.status).toBe(200);
+  });
+
+  it('the SMS code runs out after 30 minutes: refused with "enter the number again" (423)', async () => {
+    const citizen = await w.citizen();
+    const user = await w.user(org, { cpr: citizen.cpr });
+    const token = await w.started(user.link, citizen);
+    await w.post('/api/activation/mitid', { mitid: 'separate' }, token);
+    await w.post('/api/activation/user-id', { userId: `udløb.${user.id.slice(0, 8)}` }, token);
+    const phone = '+4594444444';
+    await w.post('/api/activation/phone', { phone }, token);
+    const sms = await w.smsCode(phone);
+    w.clock.advance(30 * 60_000 + 1);
+    const stale = await w.post('/api/activation/phone-code', { code: sms }, token);
+    expect(stale.status).not.toBe(200);
+    expect(stale.body.error).toBe('sms-code-blocked');
+    expect(stale.status).toBe(423);
+  });
+
+  it('a login not finished within 10 minutes has ended (404)', async () => {
+    const citizen = await w.citizen();
+    const login = await w.post('/api/login', { userId: citizen.userId });
+    w.clock.advance(10 * 60_000);
+    const gone = await w.post(
+      '/api/login/code',
+      { code: await codeOf(citizen.device) },
+      login.body.loginToken,
+    );
+    expect(gone.status).toBe(404);
+    expect(gone.body.error).toBe('login-not-found');
+  });
+
   it('device activation: an unknown serial, a wrong code or another organisation’s device are refused alike; after 5 wrong tries 423', async () => {
     const orgB = await w.organisation('Aronia Andel A.m.b.a.');
     const { devices } = await w.devices('code-display', 1, org.userAdmin);
