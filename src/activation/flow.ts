@@ -420,6 +420,10 @@ export class ActivationFlow {
       return this.#startWithApp(token, before.citizenId, before.businessUserId, login.userId);
     const passwordOk = await checkPasswordAgainst((login as PrivateLogin).password, before.hash);
     return this.#run(async (tx) => {
+      // The link first: a start on a link just used by a concurrent start (a double click) must
+      // not touch the citizen's device, or the loser would count as a replayed code.
+      const seen = await tx.links.inspect(token);
+      if (!seen.ok) return this.#linkRefusal(tx, seen.reason, seen.businessUserId);
       if (before.citizenId === undefined) {
         await this.#startAudit(tx, before.businessUserId, undefined, 'refused', 'unknown-user-id');
         return refuse(401, 'private-login-failed', GENERIC_PRIVATE);

@@ -45,7 +45,9 @@ export interface HttpApiOptions {
 // ---------------------------------------------------------------------------------------------
 // Schemas.
 
-const str = (max = 200, min = 1) => ({ type: 'string', minLength: min, maxLength: max }) as const;
+// No NUL in any text: PostgreSQL cannot store it, and no field has a use for it.
+const str = (max = 200, min = 1) =>
+  ({ type: 'string', minLength: min, maxLength: max, pattern: '^[^\\u0000]*$' }) as const;
 const kindSchema = { type: 'string', enum: [...AuthenticatorKinds] } as const;
 const obj = (properties: Record<string, unknown>, required: string[] = []) => ({
   type: 'object',
@@ -156,6 +158,13 @@ export function publicError(
   return undefined;
 }
 
+/** A request URL for logs: link tokens and query values replaced. */
+export function redactUrl(url: string): string {
+  const [path = '', query] = url.split('?', 2);
+  const safe = path.replace(/^(\/api\/activation-links\/)[^/]+/, '$1[token]');
+  return query === undefined ? safe : `${safe}?[query]`;
+}
+
 function firstLine(s: string): string {
   return (s.split('\n')[0] ?? '').slice(0, 300);
 }
@@ -197,7 +206,20 @@ export async function buildHttpApi(
 ): Promise<FastifyInstance> {
   const store = flow.store;
   const app = Fastify({
-    logger: options.logger === true ? { level: 'info' } : false,
+    logger:
+      options.logger === true
+        ? {
+            level: 'info',
+            // Activation links carry their token in the path: the log shows the route, never it.
+            serializers: {
+              req: (r: { method: string; url: string; ip?: string }) => ({
+                method: r.method,
+                url: redactUrl(r.url),
+                ...(r.ip === undefined ? {} : { remoteAddress: r.ip }),
+              }),
+            },
+          }
+        : false,
     trustProxy: options.trustProxy ?? false,
     bodyLimit: 1024 * 1024,
     // Event streams stay open: closing the service ends them rather than waiting.
@@ -1273,6 +1295,7 @@ function registerAppRoutes(app: FastifyInstance, flow: ActivationFlow): void {
       schema: {
         ...sec,
         summary: 'server-sent events: one "approval" event per approval request for the app',
+        response: { 200: { type: 'string' }, '4xx': errorSchema },
       },
     },
     async (req, reply) => {
