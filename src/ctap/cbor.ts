@@ -306,6 +306,16 @@ function encodeInto(w: Writer, value: unknown, depth: number): void {
       );
     }
   }
+  if (value instanceof Map && mapInOrder(value, depth + 1)) {
+    // The common case (CTAP code builds its maps in canonical order): written as it goes, with no
+    // arrays of keys and values; a map out of order takes the general path below.
+    writeHead(w, MAJOR_MAP, value.size);
+    for (const [k, v] of value as Map<unknown, unknown>) {
+      w.bytes(encodedKey(k, depth + 1));
+      encodeInto(w, v, depth + 1);
+    }
+    return;
+  }
   const keys: Uint8Array[] = [];
   const values: unknown[] = [];
   if (value instanceof Map) {
@@ -344,6 +354,20 @@ function encodeInto(w: Writer, value: unknown, depth: number): void {
     w.bytes(keys[i]!);
     encodeInto(w, values[i], depth + 1);
   }
+}
+
+/**
+ * True when the keys of `m` are in strictly increasing canonical order (so none repeats an
+ * encoding); key encodings come from the cache, so asking twice costs lookups only.
+ */
+function mapInOrder(m: Map<unknown, unknown>, depth: number): boolean {
+  let prev: Uint8Array | undefined;
+  for (const k of m.keys()) {
+    const e = encodedKey(k, depth);
+    if (prev !== undefined && compareCanonicalKeys(prev, e) >= 0) return false;
+    prev = e;
+  }
+  return true;
 }
 
 /**
