@@ -9,6 +9,7 @@ import {
   writeDeviceFile,
 } from '../device-file.js';
 import {
+  AppServiceError,
   type ApprovalRequest,
   type SseEvent,
   SseParser,
@@ -356,7 +357,16 @@ export class VirtualPhone {
   ): Promise<Sms> {
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     for (;;) {
-      await this.fetchSms(options);
+      try {
+        await this.fetchSms(options);
+      } catch (e) {
+        if (e instanceof AppServiceError && e.status === 404)
+          throw new DeviceError(
+            'no-sms-gateway',
+            'the service has no SMS inbox for virtual phones (/api/dev/sms): type the temporary PIN',
+          );
+        throw e;
+      }
       const hit = this.#state.sms.find((m) => !seen.has(m.id) && match(m.text));
       if (hit !== undefined) return hit;
       if (Date.now() >= deadline)

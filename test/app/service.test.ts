@@ -1,7 +1,10 @@
 /** The MitID app on virtual phones against the running activation service: activation, logins, refusals. */
 import { createPublicKey, verify } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startService } from '../../src/activation/index.js';
 import {
   AppActivation,
   type AppServiceError,
@@ -511,5 +514,34 @@ describeEngines('the MitID app against the service', (engine) => {
     out = '';
     expect(await runCli(['phone', 'sms', file, '--json'], io, commands)).toBe(0);
     expect((JSON.parse(out) as { messages: unknown[] }).messages.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('a service without the dev SMS gateway', () => {
+  it('starts an activation, and says the temporary PIN must be typed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mitid-app-nodev-'));
+    const svc = await startService({
+      store: { dataDir: dir },
+      port: 0,
+      dev: false,
+      dispatchIntervalMs: 3_600_000,
+    });
+    try {
+      const p = await VirtualPhone.create({
+        number: freshNumber(),
+        out: join(dir, 'phone.json'),
+        serviceUrl: svc.url,
+      });
+      // No SMS inbox to look at first: the service's own answer comes through.
+      expect(await refusal(AppActivation.start(p, 'nobody.here', 'AAAA-AAAA'))).toMatchObject({
+        code: 'activation-code-wrong',
+      });
+      await expect(p.waitForSms(() => true, new Set(), { timeoutMs: 1 })).rejects.toMatchObject({
+        code: 'no-sms-gateway',
+      });
+    } finally {
+      await svc.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

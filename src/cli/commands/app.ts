@@ -147,6 +147,7 @@ Options:
   --private          this is the private MitID (default: a separate MitID)
   --service URL      use this service from now on
   --sms-wait SECONDS how long to wait for the temporary PIN's SMS (default 30)
+  --temporary-pin P  the 8-digit temporary PIN, typed (for a service whose SMS reach a real phone)
   --json             print the result as JSON`,
   positionals: [1, 1],
   options: {
@@ -159,10 +160,14 @@ Options:
     private: { type: 'boolean' },
     service: { type: 'string' },
     'sms-wait': { type: 'string' },
+    'temporary-pin': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(ctx) {
     const qr = str(ctx, 'qr');
+    const temporaryPin = str(ctx, 'temporary-pin');
+    if (temporaryPin !== undefined && !/^\d{8}$/.test(temporaryPin))
+      throw new UsageError('usage', '--temporary-pin must be the 8 digits from the SMS');
     let userId = str(ctx, 'user-id');
     let code = str(ctx, 'code');
     if (qr !== undefined) {
@@ -190,6 +195,7 @@ Options:
       notifications: true,
       mitid: flag(ctx, 'private') ? 'private' : 'separate',
       smsTimeoutMs,
+      ...(temporaryPin === undefined ? {} : { temporaryPin }),
     });
     const id = app.identity();
     if (flag(ctx, 'json'))
