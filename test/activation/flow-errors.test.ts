@@ -355,6 +355,51 @@ describeEngines('activation flow error paths', (engine) => {
     expect(tView.body.authenticators[0].lockout).toBe('temporarily-blocked');
   });
 
+  it('chip login: another chip’s assertion is refused (401); 3 wrong passwords block the chip', async () => {
+    const citizen = await w.citizen();
+    const chip = await w.chip();
+    const stranger = await w.chip();
+    const user = await w.user(org, { cpr: citizen.cpr });
+    const token = await w.started(user.link, citizen);
+    const { userId } = await w.separateUpToAuthenticator(token);
+    const chosen = await w.post('/api/activation/authenticator', { kind: 'chip' }, token);
+    const registration = await w.register(chip, chosen.body.options);
+    expect(
+      (await w.post('/api/activation/authenticator/activate', { registration }, token)).status,
+    ).toBe(200);
+    const password = freshPassword();
+    await w.post('/api/activation/password', { password }, token);
+    expect((await w.post('/api/activation/finish', {}, token)).status).toBe(200);
+
+    const s = await w.post('/api/login', { userId });
+    const p = await w.post('/api/login/password', { password }, s.body.loginToken);
+    expect(p.body.next).toBe('chip');
+    // The stranger chip holds no credential for this user: it cannot answer the options; an
+    // assertion it makes for its own credential is not this user's.
+    await expect(w.assert(stranger, p.body.chipOptions)).rejects.toThrow();
+    const own = await w.assert(chip, p.body.chipOptions);
+    const forged = { ...(own as Record<string, unknown>), id: 'AAAA', rawId: 'AAAA' };
+    const refused = await w.post('/api/login/chip', { assertion: forged }, s.body.loginToken);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error).toBe('login-failed');
+
+    for (let i = 0; i < defaultLockoutPolicy.failuresBeforeTemporaryBlock; i++) {
+      const l = await w.post('/api/login', { userId });
+      const r = await w.post(
+        '/api/login/password',
+        { password: `${password}!` },
+        l.body.loginToken,
+      );
+      expect(r.status).toBe(401);
+    }
+    const view = await w.get(`/api/admin/users/${user.id}`, org.userAdmin);
+    expect(view.body.authenticators).toEqual([
+      expect.objectContaining({ kind: 'chip', lockout: 'temporarily-blocked' }),
+    ]);
+    const l = await w.post('/api/login', { userId });
+    expect((await w.post('/api/login/password', { password }, l.body.loginToken)).status).toBe(401);
+  });
+
   it('concurrent starts of one link with the same valid credentials: exactly one wins, its session works, the private MitID is not locked', async () => {
     const citizen = await w.citizen();
     const user = await w.user(org, { cpr: citizen.cpr });
