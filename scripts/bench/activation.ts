@@ -116,6 +116,8 @@ async function bindUsers(store: Store, count: number): Promise<BoundDevice[]> {
       });
       await tx.inventory.setStatus(item.id, 'bound');
       const userId = `baenkbruger${String(i).padStart(5, '0')}`;
+      // As the activation does: the user ID is reserved (unique across every MitID), then set.
+      await tx.users.reserveUserId(user.id, userId);
       await tx.users.markActivated(user.id, {
         mitidKind: 'separate',
         citizenId: citizen.id,

@@ -27,6 +27,7 @@ import {
 } from './app.js';
 import { enqueue } from './outbox.js';
 import { Refusal, refuse, runRefusable } from './refusal.js';
+import { lockoutStatus } from './lockout.js';
 import { mitIdChoices } from './roles.js';
 import { checkPassword, checkPhone, userIdKey } from './rules.js';
 import { endSessionsOf, findSession, openSession, saveSession, type Session } from './sessions.js';
@@ -1178,7 +1179,7 @@ export class ActivationFlow {
       (x) => isOtpKind(x.kind) && (authenticatorId === undefined || x.id === authenticatorId),
     );
     if (a === undefined) return { ok: false, reason: 'no-otp-device' };
-    const status = await tx.authenticators.lockoutStatus(a.id);
+    const status = lockoutStatus(a, tx.now);
     if (status !== 'open') return { ok: false, reason: status, serial: a.serial };
     const kind = a.kind as OtpKind;
     const key = await tx.inventory.otpKey(kind, a.serial);
@@ -1213,6 +1214,7 @@ export class ActivationFlow {
       a.id,
       verified,
       out.verified ? out.binding.state : a.state,
+      a,
     );
     if (verified) return { ok: true, serial: a.serial };
     return { ok: false, reason: out.verified ? 'wrong-password' : out.reason, serial: a.serial };
@@ -1573,11 +1575,24 @@ async function identityOf(
   userId: unknown,
 ): Promise<{ kind: 'citizen' | 'business-user'; id: string } | undefined> {
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 100) return undefined;
-  const b = await tx.users.byUserId(userId);
-  if (b !== undefined && b.status === 'activated' && b.mitidKind === 'separate')
-    return { kind: 'business-user', id: b.id };
-  const c = await tx.citizens.byUserId(userId);
-  return c === undefined ? undefined : { kind: 'citizen', id: c.id };
+  let key: string;
+  try {
+    key = userIdKey(userId);
+  } catch {
+    return undefined;
+  }
+  // Every MitID user ID is in one table (its primary key): one lookup finds whose it is.
+  const row = await tx.db
+    .selectFrom('user_ids')
+    .select(['owner_kind', 'owner_id'])
+    .where('user_id_key', '=', key)
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  if (row.owner_kind === 'citizen') return { kind: 'citizen', id: row.owner_id };
+  const b = await tx.users.get(row.owner_id);
+  return b.status === 'activated' && b.mitidKind === 'separate'
+    ? { kind: 'business-user', id: b.id }
+    : undefined;
 }
 
 async function checkPasswordAgainst(password: unknown, hash: string | null): Promise<boolean> {

@@ -34,6 +34,31 @@ const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as new (
   file: string,
 ) => BetterSqliteDatabase;
 
+/**
+ * The connection with a cache of prepared statements: kysely prepares every query afresh, and
+ * preparing costs more than running the short statements the service uses. Statements are
+ * re-prepared by SQLite itself when the schema changes, so a cached one never goes stale.
+ */
+function withStatementCache(db: BetterSqliteDatabase, max = 512): BetterSqliteDatabase {
+  const cache = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
+  return {
+    close: () => db.close(),
+    pragma: (source: string) => db.pragma(source),
+    prepare(text: string) {
+      let st = cache.get(text);
+      if (st === undefined) {
+        st = db.prepare(text);
+        if (cache.size >= max) {
+          const oldest = cache.keys().next().value;
+          if (oldest !== undefined) cache.delete(oldest);
+        }
+        cache.set(text, st);
+      }
+      return st;
+    },
+  };
+}
+
 /** Where the database is. */
 export interface DatabaseLocation {
   /**
@@ -146,7 +171,9 @@ export function connect(location: DatabaseLocation): Connected {
     );
   }
   return {
-    db: new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) }),
+    db: new Kysely<Database>({
+      dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }),
+    }),
     engine: 'sqlite',
   };
 }

@@ -1519,8 +1519,14 @@ class AuthenticatorRepo {
    * in a row block for a while, continued failures for good). Call only when the status was
    * `open`, in the transaction that read the old state.
    */
-  async recordAttempt<S>(id: string, verified: boolean, nextState: S): Promise<LockoutState> {
-    const cur = await this.get(id);
+  async recordAttempt<S>(
+    id: string,
+    verified: boolean,
+    nextState: S,
+    current?: BoundAuthenticator,
+  ): Promise<LockoutState> {
+    // `current`: the row as the caller read it in this same transaction (saves reading it again).
+    const cur = current !== undefined && current.id === id ? current : await this.get(id);
     // A blocked device's proofs are not checked, so there is nothing to count or store.
     if (lockoutStatus(cur, this.r.now) !== 'open') return cur;
     const next = afterAttempt(cur, verified, this.r.now, this.r.config.lockout);
