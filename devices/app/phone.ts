@@ -419,7 +419,7 @@ export class VirtualPhone {
       signal?.addEventListener('abort', stop, { once: true });
       let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       try {
-        let res: Response;
+        let res: Response | undefined;
         try {
           res = await fetch(`${this.#state.serviceUrl}/api/app/events`, {
             headers: {
@@ -430,7 +430,7 @@ export class VirtualPhone {
             signal: ac.signal,
           });
         } catch {
-          res = undefined as unknown as Response;
+          res = undefined; // unreachable or closed by us: try again after the delay
         }
         if (res !== undefined) {
           if (res.status >= 400) {

@@ -507,7 +507,7 @@ describeEngines('the MitID app against the service', (engine) => {
     );
     expect(err).toBe('');
     expect(approved).toBe(0);
-    expect(out).toMatch(/asks to/);
+    expect(out).toMatch(/asks you to log in\n/);
     expect(out).toMatch(/approved \(PIN\)\n$/);
     expect(out).not.toContain(PIN);
     expect((await w.post('/api/login/app', {}, page.loginToken)).body.done).toBe(true);

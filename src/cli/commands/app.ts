@@ -35,6 +35,12 @@ function pinOption(ctx: CommandContext): string | undefined {
   }
 }
 
+/** How the app words the requests it knows. */
+const ACTIONS: Readonly<Record<string, string>> = {
+  login: 'log in',
+  'activation-start': 'start an activation with your private MitID',
+};
+
 function seconds(ctx: CommandContext, name: string, dflt: number): number {
   const v = str(ctx, name);
   if (v === undefined) return dflt;
@@ -287,7 +293,8 @@ Options:
     const json = flag(ctx, 'json');
     if (!json) {
       const d = approval.display;
-      ctx.io.stdout(`${id.userId}: ${d.service || 'a service'} asks to ${d.action || 'approve'}\n`);
+      const what = ACTIONS[d.action] ?? (d.action || 'approve a request');
+      ctx.io.stdout(`${id.userId}: ${d.service || 'a service'} asks you to ${what}\n`);
       if (d.text) ctx.io.stdout(`  ${d.text.replace(/\s+/g, ' ')}\n`);
     }
     if (!reject && pin === undefined && !id.biometrics)
