@@ -760,7 +760,7 @@ export class AppService {
             'app-suspended',
             'The app is suspended after 3 wrong PINs. Try again later.',
           );
-        const left = 3 - next.failCount;
+        const left = Math.max(0, tx.config.lockout.failuresBeforeTemporaryBlock - next.failCount);
         return refuse(
           401,
           'pin-wrong',

@@ -746,7 +746,8 @@ export class ActivationFlow {
       });
       if (out.ok) return this.#save(tx, s, user, { ...s.state, codeOk: true });
       const admins = contactsOf(await tx.admins.list(org.id, 'user-administrator'));
-      if (out.reason === 'blocked' || out.triesLeft === 0)
+      // Only a wrong or malformed guess leaves tries; an expired, used or blocked code needs a new one.
+      if ((out.reason !== 'wrong' && out.reason !== 'malformed') || out.triesLeft === 0)
         return refuse(
           423,
           'activation-code-blocked',
@@ -802,7 +803,7 @@ export class ActivationFlow {
         ...(out.ok ? {} : { detail: { reason: out.reason } }),
       });
       if (out.ok) return this.#save(tx, s, user, { ...s.state, phone: out.phone as string });
-      return out.reason === 'blocked' || out.triesLeft === 0
+      return (out.reason !== 'wrong' && out.reason !== 'malformed') || out.triesLeft === 0
         ? refuse(
             423,
             'sms-code-blocked',

@@ -1,8 +1,9 @@
 /** The built-in dev mailbox: an SMTP server on localhost that keeps every mail it receives in the store. */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { orderedId } from './ids.js';
 import { ActivationError } from './violations.js';
 import type { Store } from './store/store.js';
 
@@ -98,7 +99,7 @@ export async function storeMail(
     const v = parsed.headers.get(name);
     if (v !== undefined) headers[name] = headerText(v);
   }
-  const id = randomUUID();
+  const id = orderedId();
   return store.transaction(async (tx) => {
     await tx.db
       .insertInto('mailbox')

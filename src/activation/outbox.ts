@@ -1,6 +1,7 @@
 /** The transactional outbox: messages are written with the state change, then claimed, sent and marked by a dispatcher. */
 import { randomUUID } from 'node:crypto';
 import { ActivationError } from './violations.js';
+import { orderedId } from './ids.js';
 import type { Repositories } from './store/repositories.js';
 import type { Database } from './store/schema.js';
 import type { Store } from './store/store.js';
@@ -72,7 +73,7 @@ export async function enqueue(tx: Repositories, message: OutgoingMessage): Promi
   ) {
     throw new ActivationError('bad-idempotency-key', 'idempotency key must be 1-200 characters');
   }
-  const id = randomUUID();
+  const id = orderedId(tx.now);
   await tx.db
     .insertInto('outbox')
     .values({
