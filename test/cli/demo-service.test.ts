@@ -12,7 +12,7 @@ interface DemoOutput {
 }
 
 describe('mitid-sim demo', () => {
-  it('activates and logs in a user with every kind of authenticator through the HTTP API', () => {
+  it('activates and logs in a user with every kind of authenticator, the app included, through the HTTP API', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mitid-demo-service-'));
     const r = runCli(['demo', '--dir', dir, '--json']);
     expect(r.stderr).toBe('');
@@ -27,22 +27,30 @@ describe('mitid-sim demo', () => {
       'bent (display)',
       'cecilie (audio)',
       'dan (chip)',
+      'emil (app)',
     ]);
     expect(rows('confirmation e-mail').every((s) => s.result === 'received')).toBe(true);
     // A login for every kind, each landing in the organisation.
     const logins = rows('login:');
-    expect(logins.map((s) => s.who)).toEqual([
+    expect(logins.map((s) => s.who).sort()).toEqual([
       'anna (private)',
       'bent (display)',
       'cecilie (audio)',
       'dan (chip)',
+      'emil (app)',
     ]);
     expect(logins.every((s) => s.result === 'as Demo Byg ApS')).toBe(true);
     expect(rows('the link works once').every((s) => s.result.startsWith('410'))).toBe(true);
     expect(rows('the same code again')[0]!.result).toBe('verified: false');
+    // The app: the private MitID app is asked at the start, the work app scans the QR code.
+    expect(rows('start: private MitID app is asked')[0]!.result).toBe('202 pending');
+    expect(rows('the page moves on by itself')[0]!.result).toBe('finish');
+    expect(rows('the same approval again')[0]!.result).toBe('409 already-answered');
     // The database, the device files and the seed file stay for a look.
     expect(existsSync(join(dir, 'activation.sqlite'))).toBe(true);
-    expect(readdirSync(join(dir, 'devices'))).toContain('CH4000001.json');
+    expect(readdirSync(join(dir, 'devices'))).toEqual(
+      expect.arrayContaining(['CH4000001.json', 'phone-emil-work.json']),
+    );
     expect(existsSync(join(dir, 'vendor-seeds.pskc'))).toBe(true);
   });
 

@@ -21,6 +21,13 @@ import {
 } from '../../core/webauthn-json.js';
 import { exportPskc } from '../../otp/seed/index.js';
 import type { OtpKey } from '../../otp/types.js';
+import {
+  MitIdApp,
+  VirtualPhone,
+  channelFromCode,
+  scanActivationQr,
+  scanApprovalQr,
+} from '../../../devices/app/index.js';
 import { AudioReader } from '../../../devices/audio-reader/index.js';
 import { createChipDeviceFile, openChip } from '../../../devices/chip/index.js';
 import { CodeDisplay } from '../../../devices/code-display/index.js';
@@ -78,7 +85,7 @@ function totpKey(serial: string): OtpKey {
 const demo: Command = {
   path: ['demo'],
   summary:
-    'the main job: the activation service, virtual devices, an activation and a login for every kind',
+    'the main job: the activation service, virtual devices and phones, an activation and a login for every kind',
   usage: 'demo [--dir DIR] [--json]',
   help: `Starts the activation service on a temporary SQLite database with the built-in dev mailbox,
 and through its HTTP API:
@@ -90,7 +97,9 @@ and through its HTTP API:
   - each activates as the user guide describes (activation e-mail from the dev mailbox, private
     MitID login, choices, user ID, SMS code from the virtual phone, device, password, finish);
   - each logs in; a replayed code and three wrong codes show the refusals and the lockout.
-The MitID app joins when it exists. The database, device files and mails stay in DIR.
+  - a fifth, whose private MitID is the app on his own phone, starts by swiping in it and puts his
+    separate MitID into the app on a work phone (scanning the page's QR code), then logs in with it.
+The database, device files and mails stay in DIR.
 
 Options:
   --dir DIR   where the database, device files and mails go (default: a new temporary folder)
@@ -488,6 +497,143 @@ Options:
         );
         await finish(t4, 'dan (chip)', 'dan@demo-byg.example');
       }
+      // 5. Emil: his private MitID is the app on his own phone; his separate MitID goes into the
+      //    app on a work phone, activated by scanning the activation page's QR code.
+      const privatePhone = await VirtualPhone.create({
+        number: '+4520000005',
+        out: join(dir, 'devices', 'phone-emil-private.json'),
+        serviceUrl: svc.url,
+      });
+      const workPhone = await VirtualPhone.create({
+        number: '+4520000015',
+        out: join(dir, 'devices', 'phone-emil-work.json'),
+        serviceUrl: svc.url,
+      });
+      a = await call('POST', '/api/dev/citizens', {
+        cpr: '050580-1239',
+        name: 'Emil Eriksen',
+        userId: 'emil.eriksen',
+        app: { phone: '+4520000005' },
+      });
+      expect(a, 201, 'private MitID (app on own phone)', 'emil.eriksen');
+      const privateApp = MitIdApp.fresh(privatePhone);
+      await privateApp.bind({
+        userId: 'emil.eriksen',
+        activationCode: String(a.body.activationCode),
+        pin: '246810',
+        biometrics: true,
+        mitid: 'private',
+      });
+      note('app activated: code, SMS PIN, own PIN', 'emil.eriksen', 'biometrics on', true);
+      await createUser(
+        {
+          firstName: 'Emil',
+          surname: 'Eriksen',
+          email: 'emil@demo-byg.example',
+          cpr: '050580-1239',
+        },
+        'emil (app)',
+      );
+      {
+        const who = 'emil (app)';
+        const link = await mailTo('emil@demo-byg.example');
+        note('activation e-mail in the dev mailbox', who, link ? 'link found' : 'no link', !!link);
+        const pending = await call('POST', `/api/activation-links/${link}/start`, {
+          userId: 'emil.eriksen',
+        });
+        expect(pending, 202, 'start: private MitID app is asked', who, `${pending.status} pending`);
+        const chan = pending.body.channel as { code: string } | undefined;
+        const req = await privateApp.nextApproval({ timeoutMs: 10_000 });
+        await privateApp.answer(req, {
+          decision: 'approve',
+          channel: channelFromCode(chan?.code ?? ''),
+          biometric: true,
+        });
+        note(
+          'swipe in the private app (4-digit code, biometrics)',
+          who,
+          req.display.text.split(' / ')[1] ?? '',
+          true,
+        );
+        const started = await call(
+          'POST',
+          `/api/activation-links/${link}/start/app`,
+          undefined,
+          String(pending.body.startToken),
+        );
+        expect(started, 200, 'start: approved, the link is used', who);
+        const t5 = started.body.activationToken as string | undefined;
+        if (t5) {
+          await separatePart(t5, who, 'emil.erhverv', '+4520000015');
+          const prompt = await step(
+            t5,
+            'authenticator',
+            { kind: 'app', placement: 'new-device' },
+            'choose the app on a work phone (QR code)',
+            who,
+          );
+          const qr = (prompt.body.qr as { png: string } | undefined)?.png ?? '';
+          const scanned = scanActivationQr(new Uint8Array(Buffer.from(qr, 'base64')));
+          const workApp = MitIdApp.fresh(workPhone);
+          await workApp.bind({
+            userId: scanned.userId,
+            activationCode: scanned.activationCode,
+            pin: '135799',
+            biometrics: true,
+            mitid: 'separate',
+          });
+          note(
+            'work app: scan QR, SMS PIN, PIN, biometrics',
+            who,
+            workApp.serial.slice(0, 8) + '…',
+            true,
+          );
+          const view = await call('GET', '/api/activation', undefined, t5);
+          note(
+            'the page moves on by itself',
+            who,
+            String(view.body.step),
+            view.body.step === 'finish',
+          );
+          await finish(t5, who, 'emil@demo-byg.example');
+          // Login with the app: the page shows a QR code, the app scans it, the user swipes.
+          const s = await call('POST', '/api/login', { userId: 'emil.erhverv' });
+          const lq = (s.body.channel as { qr: { png: string } } | undefined)?.qr.png ?? '';
+          const seen = scanApprovalQr(new Uint8Array(Buffer.from(lq, 'base64')));
+          const lreq = await workApp.nextApproval({ requestId: seen.requestId, timeoutMs: 10_000 });
+          const replayable = { ...lreq };
+          await workApp.answer(lreq, { decision: 'approve', channel: seen.channel, pin: '135799' });
+          const done = await call('POST', '/api/login/app', undefined, String(s.body.loginToken));
+          const orgs = ((done.body.organisations ?? []) as { name: string }[])
+            .map((o) => o.name)
+            .join(', ');
+          note(
+            'login: user ID, scan QR, swipe with PIN',
+            who,
+            done.body.done === true ? `as ${orgs}` : `${done.status}`,
+            done.body.done === true,
+          );
+          let replayRefused = false;
+          try {
+            await workApp.answer(replayable, {
+              decision: 'approve',
+              channel: seen.channel,
+              pin: '135799',
+            });
+          } catch (e) {
+            replayRefused = (e as { code?: string }).code === 'already-answered';
+          }
+          note(
+            'the same approval again (replay)',
+            who,
+            replayRefused ? '409 already-answered' : 'accepted',
+            replayRefused,
+          );
+          await workApp.close();
+        }
+      }
+      await privateApp.close();
+
       tick();
 
       // Logins after activation.
@@ -513,12 +659,7 @@ Options:
         );
         return proof.code;
       };
-      await loginOtp(
-        'anna (private)',
-        people[0].userId,
-        privateDevices[0]!,
-        `Privat-kode-0-2026`,
-      );
+      await loginOtp('anna (private)', people[0].userId, privateDevices[0]!, `Privat-kode-0-2026`);
       const used = await loginOtp('bent (display)', 'bent.erhverv', display, 'Bent-erhverv-2026');
       await loginOtp('cecilie (audio)', 'cecilie.erhverv', reader, 'Cecilie-lyd-2026');
       {
