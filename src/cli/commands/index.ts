@@ -1,6 +1,7 @@
 /** Every command of the CLI; each module exports `commands`. */
 import type { Command } from '../command.js';
 import { commands as admin } from './admin.js';
+import { commands as app } from './app.js';
 import { commands as audio } from './audio.js';
 import { commands as chip } from './chip.js';
 import { commands as demo } from './demo.js';
@@ -20,4 +21,5 @@ export const allCommands: Command[] = [
   ...audio,
   ...chip,
   ...admin,
+  ...app,
 ];
