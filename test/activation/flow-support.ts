@@ -436,7 +436,7 @@ export class World {
     const r = await this.get(`/api/dev/sms?to=${encodeURIComponent(phone)}`);
     if (r.status !== 200) throw new Error(`sms: ${r.status} ${r.text}`);
     const codes = (r.body.messages as { text: string }[])
-      .map((m) => /(\d{6})/.exec(m.text)?.[1])
+      .map((m) => /(?<!\d)(\d{6})(?!\d)/.exec(m.text)?.[1])
       .filter((c): c is string => c !== undefined);
     const last = codes.at(-1);
     if (last === undefined) throw new Error(`no SMS code for ${phone}`);
