@@ -1,5 +1,6 @@
 /** The registry of benchmark groups: add a module under scripts/bench/ and list it here. */
 import { activationBench } from './activation.js';
+import { appBench } from './app.js';
 import { audioBench } from './audio.js';
 import { chipBench } from './chip.js';
 import type { BenchModule } from './harness.js';
@@ -11,6 +12,7 @@ export const benchmarks: readonly BenchModule[] = [
   chipBench,
   audioBench,
   activationBench,
+  appBench,
 ];
 
 export * from './harness.js';
