@@ -15,7 +15,14 @@ import { CodeSpeaker, DIGITS } from './code-speech.js';
 import { dbfs, envelope, fft, nextPow2, peak, resample, rms } from './dsp.js';
 import { createSpeechEngine } from './engines/index.js';
 import { AudioError } from './errors.js';
-import { connectedDtw, dtw, FEATURE_RATE, mfcc, type ConnectedWord } from './features.js';
+import {
+  connectedDtw,
+  dtw,
+  FEATURE_RATE,
+  mfcc,
+  type ConnectedResult,
+  type ConnectedWord,
+} from './features.js';
 import {
   DEFAULT_RATE_WPM,
   MAX_RATE_WPM,
@@ -174,14 +181,85 @@ function splitRunTogether(
 
 /** Per digit, how much worse (relative) a parse may be when it has one digit more, blind. */
 const CONNECTED_DIGIT_PENALTY = 0.01;
+/** Segments closer than this (ms) belong to one run of speech (our pauses are 150 ms or more). */
+const RUN_GAP_MS = 100;
+/**
+ * Blind, digits are first counted with templates this short (ms, on average): a template may be
+ * stretched at will but squeezed only twofold, so templates shorter than the speech let every
+ * digit of fast run-together speech find its own word, where slower ones merge two into one.
+ */
+const COUNT_TEMPLATE_MS = 160;
+/** The count is then checked with templates this fraction of the mean digit length it gave. */
+const RECOUNT_FRACTION = 0.6;
+
+/** Speech segments closer than {@link RUN_GAP_MS} grouped into runs, in order. */
+function groupRuns(segs: RawSegment[], sampleRate: number): RawSegment[][] {
+  const runs: RawSegment[][] = [];
+  for (const s of segs) {
+    const last = runs[runs.length - 1];
+    const prev = last?.[last.length - 1];
+    if (last && prev && ((s.start - prev.end) / sampleRate) * 1000 < RUN_GAP_MS) last.push(s);
+    else runs.push([s]);
+  }
+  return runs;
+}
+
+/** Speaks each text (digits, run together as a list) with the engine: for analysis by synthesis. */
+type SayDigits = (texts: string[], lang: SpeechLanguage, rate: number) => Promise<Pcm[]>;
+
+/** A copy of `frames` with their mean removed (cepstral mean normalisation). */
+function normalise(frames: readonly Float64Array[]): Float64Array[] {
+  const dim = frames[0]?.length ?? 0;
+  const mean = new Float64Array(dim);
+  for (const f of frames) for (let i = 0; i < dim; i++) mean[i]! += f[i]!;
+  for (let i = 0; i < dim; i++) mean[i]! /= Math.max(1, frames.length);
+  return frames.map((f) => f.map((v, i) => v - mean[i]!));
+}
 
 /**
- * Parses every segment over {@link LONG_SEGMENT_FACTOR} times the longest template as connected
- * digits ({@link connectedDtw} against each language's ten templates) and cuts it at the word
- * edges of the best parse. With `target` (the expected digit count), the long segments together
- * get exactly the digits the short ones leave over, shared out for the least total cost; blind,
- * each takes the count of the lowest cost per frame after a small per-digit penalty. The
- * language whose parse costs least wins. Undefined when no segment is that long.
+ * The features of each code said run together by the engine at `rate`, keyed by the code.
+ * Undefined when the engine fails (the parse then stands on the templates alone).
+ */
+async function sayBack(
+  say: SayDigits,
+  lang: SpeechLanguage,
+  rate: number,
+  codes: string[],
+): Promise<Map<string, Float64Array[]> | undefined> {
+  const unique = [...new Set(codes)];
+  try {
+    const pcms = await say(
+      unique.map((c) => c.split('').join(' ')),
+      lang,
+      rate,
+    );
+    return new Map(unique.map((c, i) => [c, mfcc(pcms[i]!)]));
+  } catch {
+    return undefined;
+  }
+}
+
+/** One run parsed: the run's segments, its span, and the words found in it. */
+interface RunParse {
+  run: RawSegment[];
+  span: RawSegment;
+  frames: number;
+  words: ConnectedWord[];
+}
+
+/**
+ * Parses digits said without pauses between them as connected digits ({@link connectedDtw}
+ * against each language's ten templates) and cuts the speech at the word edges of the best
+ * parse. It applies when a segment is over {@link LONG_SEGMENT_FACTOR} times the longest
+ * template, or when segments follow one another closer than any pause we make (a run), or, told
+ * the code, when fewer segments were found than it has digits; then every run is parsed.
+ *
+ * Told the count, the runs together get exactly that many digits, shared out for the least
+ * total cost, with templates at the rate that fits that many digits into the speech. Blind, each
+ * run's count is the one of least cost per frame (after a small per-digit penalty) with short
+ * templates ({@link COUNT_TEMPLATE_MS}), checked again with templates fitted to the digit length
+ * that count implies; the digits are then read with templates at that length. The language
+ * whose final parse costs least wins. Undefined when none of this applies.
  */
 async function connectedSplit(
   pcm: Pcm,
@@ -189,130 +267,219 @@ async function connectedSplit(
   tsFor: (lang: SpeechLanguage, rate: number) => Promise<Template[]>,
   langs: SpeechLanguage[],
   longestMs: number,
-  shortestMs: number,
-  target?: number,
+  target: number | undefined,
+  say: SayDigits | undefined,
 ): Promise<
   | { segs: RawSegment[]; lang: SpeechLanguage; digitAt: Map<string, string>; tooLong: number }
   | undefined
 > {
   const sr = pcm.sampleRate;
   const lenMs = (s: RawSegment) => ((s.end - s.start) / sr) * 1000;
-  const tooLong = segs.filter((s) => lenMs(s) > LONG_SEGMENT_FACTOR * longestMs);
-  // Told the count and short of it, every segment may hold several digits (fast speech run
-  // together can be shorter than one slow template and still say two or three).
-  const long = target !== undefined && segs.length < target && target <= 16 ? segs : tooLong;
-  if (long.length === 0) return undefined;
-  const need = target === undefined ? undefined : target - (segs.length - long.length);
-  const constrained = need !== undefined && need >= long.length;
-  let best:
-    | {
-        cost: number;
-        lang: SpeechLanguage;
-        ts: Template[];
-        parts: { seg: RawSegment; words: ConnectedWord[] }[];
-      }
-    | undefined;
-  // Run-together digits are said faster than the templates: with the count known, templates at
-  // the rate that fits that many digits into the speech; blind, the default and a faster one.
-  const longMs = long.reduce((a, s) => a + lenMs(s), 0);
-  const candidates: { lang: SpeechLanguage; ts: Template[] }[] = [];
+  const tooLong = segs.filter((s) => lenMs(s) > LONG_SEGMENT_FACTOR * longestMs).length;
+  const runs = groupRuns(segs, sr);
+  const joined = runs.some((r) => r.length > 1);
+  const short = target !== undefined && segs.length < target && target <= 16;
+  // One or two runs of speech may be a whole code run together however long they last.
+  const few = runs.length <= 2;
+  if (tooLong === 0 && !joined && !short && !few) return undefined;
+  const spans = runs.map((r) => ({ start: r[0]!.start, end: r[r.length - 1]!.end }));
+  const feats = spans.map((s) =>
+    mfcc({ samples: pcm.samples.subarray(s.start, s.end), sampleRate: sr }, false),
+  );
+  const totalMs = spans.reduce((a, s) => a + lenMs(s), 0);
+  const need = target;
+  const constrained = need !== undefined && need >= runs.length;
+  const clampRate = (r: number) => Math.round(Math.min(MAX_RATE_WPM, Math.max(MIN_RATE_WPM, r)));
+  const maxFor = (i: number) =>
+    Math.max(
+      1,
+      Math.min(16, constrained ? need - runs.length + 1 : Math.ceil(lenMs(spans[i]!) / 60)),
+    );
+  const parseAll = (ts: Template[]) =>
+    feats.map((f, i) =>
+      connectedDtw(
+        f,
+        ts.map((t) => t.rawFeatures),
+        maxFor(i),
+      ),
+    );
+  let best: { cost: number; lang: SpeechLanguage; ts: Template[]; parts: RunParse[] } | undefined;
   for (const lang of langs) {
     const base = await tsFor(lang, DEFAULT_RATE_WPM);
     const meanMs = base.reduce((a, t) => a + t.durationMs, 0) / base.length;
-    const rates = constrained
-      ? [0.8, 1, 1.25].map((f) => (f * DEFAULT_RATE_WPM * meanMs) / (longMs / need))
-      : [DEFAULT_RATE_WPM, DEFAULT_RATE_WPM * 1.4];
-    for (const r of rates) {
-      const rate = Math.round(Math.min(MAX_RATE_WPM, Math.max(MIN_RATE_WPM, r)));
-      candidates.push({ lang, ts: rate === DEFAULT_RATE_WPM ? base : await tsFor(lang, rate) });
-    }
-  }
-  candidates.forEach(({ lang, ts }) => {
-    const parses = long.map((s) => {
-      const f = mfcc({ samples: pcm.samples.subarray(s.start, s.end), sampleRate: sr }, false);
-      const max = Math.min(
-        16,
-        constrained ? need - long.length + 1 : Math.ceil(lenMs(s) / (0.4 * shortestMs)),
-      );
-      return {
-        seg: s,
-        frames: f.length,
-        r: connectedDtw(
-          f,
-          ts.map((t) => t.rawFeatures),
-          Math.max(1, max),
-        ),
-      };
-    });
-    let cost = 0;
-    const parts: { seg: RawSegment; words: ConnectedWord[] }[] = [];
+    // Template length scales inversely with the rate.
+    // Rates on a grid of 5 % steps, so the templates rendered for one file serve the next.
+    const rateFor = (ms: number) =>
+      clampRate(DEFAULT_RATE_WPM * 1.05 ** Math.round(Math.log(meanMs / ms) / Math.log(1.05)));
+    const at = async (ms: number) => {
+      const r = rateFor(ms);
+      return r === DEFAULT_RATE_WPM ? base : tsFor(lang, r);
+    };
     if (constrained) {
-      // Share `need` digits out over the long segments (each at least one) for the least total.
-      let table = new Map<number, { c: number; ks: number[] }>([[0, { c: 0, ks: [] }]]);
-      for (const p of parses) {
-        const next = new Map<number, { c: number; ks: number[] }>();
-        for (const [used, v] of table) {
-          p.r.byCount.forEach((b, k) => {
-            if (!b || used + k > need) return;
-            const c = v.c + b.cost * p.frames;
-            const o = next.get(used + k);
-            if (!o || c < o.c) next.set(used + k, { c, ks: [...v.ks, k] });
-          });
-        }
-        table = next;
-      }
-      const end = table.get(need);
-      if (!end) return;
-      cost = end.c / parses.reduce((a, p) => a + p.frames, 0);
-      parses.forEach((p, i) => parts.push({ seg: p.seg, words: p.r.byCount[end.ks[i]!]!.words }));
-    } else {
-      let frames = 0;
-      for (const p of parses) {
-        let pick: { score: number; cost: number; words: ConnectedWord[] } | undefined;
-        p.r.byCount.forEach((b, k) => {
-          if (!b) return;
-          const score = b.cost * (1 + CONNECTED_DIGIT_PENALTY * k);
-          if (!pick || score < pick.score) pick = { score, cost: b.cost, words: b.words };
+      // Share `need` digits out over the runs (each at least one) for the least total.
+      for (const f of [0.8, 1, 1.25]) {
+        const ts = await at((totalMs / need) * f);
+        const parses = parseAll(ts);
+        let table = new Map<number, { c: number; ks: number[] }>([[0, { c: 0, ks: [] }]]);
+        parses.forEach((p, i) => {
+          const next = new Map<number, { c: number; ks: number[] }>();
+          for (const [used, v] of table) {
+            p.byCount.forEach((b, k) => {
+              if (!b || used + k > need) return;
+              const c = v.c + b.cost * feats[i]!.length;
+              const o = next.get(used + k);
+              if (!o || c < o.c) next.set(used + k, { c, ks: [...v.ks, k] });
+            });
+          }
+          table = next;
         });
-        if (!pick) return;
-        cost += pick.cost * p.frames;
-        frames += p.frames;
-        parts.push({ seg: p.seg, words: pick.words });
+        const end = table.get(need);
+        if (!end) continue;
+        const frames = feats.reduce((a, x) => a + x.length, 0);
+        const cost = end.c / Math.max(1, frames);
+        if (!best || cost < best.cost) {
+          best = {
+            cost,
+            lang,
+            ts,
+            parts: parses.map((p, i) => ({
+              run: runs[i]!,
+              span: spans[i]!,
+              frames: feats[i]!.length,
+              words: p.byCount[end.ks[i]!]!.words,
+            })),
+          };
+        }
       }
-      cost /= Math.max(1, frames);
-    }
-    if (!best || cost < best.cost) best = { cost, lang, ts, parts };
-  });
-  if (!best) return undefined;
-  const chosen: {
-    cost: number;
-    lang: SpeechLanguage;
-    ts: Template[];
-    parts: { seg: RawSegment; words: ConnectedWord[] }[];
-  } = best;
-  const ts = chosen.ts;
-  const digitAt = new Map<string, string>();
-  const out: RawSegment[] = [];
-  // Feature frames are 10 ms apart from the segment's start.
-  const at = (s: RawSegment, frame: number) =>
-    Math.min(s.end, s.start + Math.round((frame * sr) / 100));
-  for (const s of segs) {
-    const part = chosen.parts.find((p) => p.seg === s);
-    if (!part) {
-      out.push(s);
       continue;
     }
+    // Blind: count with short templates, recount with templates fitted to that count, read.
+    const countWith = (parses: ConnectedResult[]) =>
+      parses.map((p) => {
+        let pick = 1;
+        let score = Infinity;
+        p.byCount.forEach((b, k) => {
+          if (!b) return;
+          const s = b.cost * (1 + CONNECTED_DIGIT_PENALTY * k);
+          if (s < score) {
+            score = s;
+            pick = k;
+          }
+        });
+        return pick;
+      });
+    const sum = (ks: number[]) => ks.reduce((a, k) => a + k, 0);
+    const countTs = await at(COUNT_TEMPLATE_MS);
+    const countParses = parseAll(countTs);
+    const recountTs = await at((RECOUNT_FRACTION * totalMs) / sum(countWith(countParses)));
+    const recount = parseAll(recountTs);
+    const counts = countWith(recount);
+    const readMs = totalMs / sum(counts);
+    const ts = await at(readMs);
+    const parses = parseAll(ts);
+    // Each run's hypotheses: the parses near the count found (with the counting, checking and
+    // reading templates), and each of the likeliest with one digit left out.
+    const textOf = (ws: readonly ConnectedWord[], tpl: Template[]) =>
+      ws.map((w) => tpl[w.template]!.digit).join('');
+    const hyps = parses.map((p, i) => {
+      const hs = new Set<string>();
+      const c = counts[i]!;
+      for (const [res, tpl] of [
+        [p, ts],
+        [recount[i]!, recountTs],
+        [countParses[i]!, countTs],
+      ] as const) {
+        for (const k of [c, c - 1, c + 1, c - 2, c + 2]) {
+          const b = res.byCount[k];
+          if (b) hs.add(textOf(b.words, tpl));
+        }
+      }
+      for (const k of [c, c + 1]) {
+        const b = p.byCount[k];
+        if (!b || k < 2) continue;
+        const t = textOf(b.words, ts);
+        for (let j = 0; j < t.length; j++) hs.add(t.slice(0, j) + t.slice(j + 1));
+      }
+      return [...hs];
+    });
+    if (hyps.some((h) => h.length === 0)) continue;
+    let cost = 0;
+    let frames = 0;
+    const parts: RunParse[] = [];
+    const texts = hyps.flat();
+    let heard = say ? await sayBack(say, lang, rateFor(readMs), texts) : undefined;
+    // Said at another pace than the audio's, the engine's reading is said again at that pace.
+    if (heard && say) {
+      const said = hyps.map((hs) => heard!.get(hs[0]!)!.length);
+      const ratio = said.reduce((a, n) => a + n, 0) / feats.reduce((a, f) => a + f.length, 0);
+      if (Math.abs(ratio - 1) > 0.1) {
+        const again = await sayBack(say, lang, clampRate(rateFor(readMs) * ratio), texts);
+        if (again) heard = again;
+      }
+    }
+    for (const [i, hs] of hyps.entries()) {
+      // Analysis by synthesis: each hypothesis said run together by the engine, compared whole;
+      // without the engine, the count found stands.
+      let text = textOf(parses[i]!.byCount[counts[i]!]?.words ?? [], ts);
+      let c = parses[i]!.byCount[counts[i]!]?.cost ?? Infinity;
+      if (heard) {
+        const mine = normalise(feats[i]!);
+        c = Infinity;
+        for (const h of hs) {
+          const d = dtw(mine, heard.get(h)!);
+          if (d < c) {
+            c = d;
+            text = h;
+          }
+        }
+      }
+      if (!Number.isFinite(c) || text === '') break;
+      // The words' edges: the chosen digits aligned to the run in their order.
+      const seq = [...text].map((d) => ts.findIndex((t) => t.digit === d));
+      const aligned = connectedDtw(
+        feats[i]!,
+        ts.map((t) => t.rawFeatures),
+        seq.length,
+        undefined,
+        seq,
+      ).byCount[seq.length];
+      if (!aligned) break;
+      cost += c * feats[i]!.length;
+      frames += feats[i]!.length;
+      parts.push({
+        run: runs[i]!,
+        span: spans[i]!,
+        frames: feats[i]!.length,
+        words: aligned.words,
+      });
+    }
+    if (parts.length !== runs.length) continue;
+    cost /= Math.max(1, frames);
+    if (!best || cost < best.cost) best = { cost, lang, ts, parts };
+  }
+  if (!best) return undefined;
+  const chosen: { lang: SpeechLanguage; ts: Template[]; parts: RunParse[] } = best;
+  const digitAt = new Map<string, string>();
+  const out: RawSegment[] = [];
+  for (const part of chosen.parts) {
+    const s = part.span;
+    // Feature frames are 10 ms apart from the run's start.
+    const at = (frame: number) => Math.min(s.end, s.start + Math.round((frame * sr) / 100));
     part.words.forEach((w, i) => {
-      const piece = {
-        start: i === 0 ? s.start : at(s, w.start),
-        end: i === part.words.length - 1 ? s.end : at(s, w.end),
-      };
-      if (piece.end <= piece.start) return;
-      digitAt.set(`${piece.start}:${piece.end}`, ts[w.template]!.digit);
-      out.push(piece);
+      let start = i === 0 ? s.start : at(w.start);
+      let end = i === part.words.length - 1 ? s.end : at(w.end);
+      // A piece keeps only the sound in it: the silences between the run's segments are pauses.
+      const inside = part.run.filter((g) => g.end > start && g.start < end);
+      if (inside.length > 0) {
+        start = Math.max(start, inside[0]!.start);
+        end = Math.min(end, inside[inside.length - 1]!.end);
+      }
+      if (end <= start) return;
+      digitAt.set(`${start}:${end}`, chosen.ts[w.template]!.digit);
+      out.push({ start, end });
     });
   }
-  return { segs: out, lang: chosen.lang, digitAt, tooLong: tooLong.length };
+  return { segs: out, lang: chosen.lang, digitAt, tooLong };
 }
 
 interface RawSegment {
@@ -625,8 +792,14 @@ export async function analyzeAudio(
     (l, r) => templates(speaker, l, r, options.voice),
     langsToTry,
     longestMs,
-    shortestMs,
     options.expect?.length,
+    (texts, lang, rate) => {
+      const req = { lang, rate, ...(options.voice !== undefined ? { voice: options.voice } : {}) };
+      const e = speaker.engine;
+      return e.renderSeparate
+        ? e.renderSeparate(texts, req)
+        : Promise.all(texts.map((text) => e.render({ ...req, text })));
+    },
   );
   if (connected) speech = connected.segs;
   // Only when told the code and fewer segments were found than it has digits: a slow speaker's

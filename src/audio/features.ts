@@ -159,13 +159,15 @@ export interface ConnectedResult {
  * every input frame is consumed exactly once, by a template frame (steps of 0, 1 or 2 template
  * frames, so a template may be said up to twice as fast or slower) or by a short
  * silence/transition model between words at `gapCost` a frame. Costs are sums of frame
- * distances, so parses of any word count compare after division by the input length.
+ * distances, so parses of any word count compare after division by the input length. With
+ * `sequence`, level k may only use template `sequence[k - 1]` (a forced alignment of known words).
  */
 export function connectedDtw(
   input: readonly Float64Array[],
   templates: readonly (readonly Float64Array[])[],
   maxWords: number,
   gapCost?: number,
+  sequence?: readonly number[],
 ): ConnectedResult {
   const T = input.length;
   const nT = templates.length;
@@ -200,6 +202,7 @@ export function connectedDtw(
     const eStart = new Int32Array(T).fill(-1);
     const prevG = G[k - 1]!;
     for (let d = 0; d < nT; d++) {
+      if (sequence && sequence[k - 1] !== d) continue;
       const L = templates[d]!.length;
       if (L === 0) continue;
       const ld = local[d]!;
