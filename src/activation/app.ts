@@ -9,7 +9,13 @@ import QRCode from 'qrcode';
 import { fromBase64Url, toBase64Url, utf8 } from '../core/bytes.js';
 import { enqueue } from './outbox.js';
 import { Refusal, refuse, runRefusable } from './refusal.js';
-import { checkAppPin, normaliseActivationCode, normalisePhone, userIdKey } from './rules.js';
+import {
+  checkAppPin,
+  checkPhone,
+  normaliseActivationCode,
+  normalisePhone,
+  userIdKey,
+} from './rules.js';
 import { saveSession } from './sessions.js';
 import { newActivationCode, newNumericCode } from './store/repositories.js';
 import type { BoundAuthenticator, Repositories } from './store/repositories.js';
@@ -470,6 +476,74 @@ export class AppService {
         body.appId,
       );
       return { appId: body.appId, appToken, userId };
+    });
+  }
+
+  /**
+   * Another app for the same identity (MITID.md: up to three), asked for from an app already
+   * activated, with its PIN: answers a fresh activation code and QR code for the new phone; the
+   * temporary PIN goes to `phone`. Wrong PINs count toward the asking app's suspension.
+   */
+  async issueAdditional(
+    token: string,
+    body: { pin: string; phone: string; placement?: AppPlacement },
+  ): Promise<{ userId: string; activationCode: string; expiresAt: number; qr: QrImage }> {
+    assertNoViolations(checkAppPin(body.pin));
+    assertNoViolations(checkPhone(body.phone));
+    const asking = await runRefusable(this.store, async (tx) => {
+      const app = await this.#app(tx, token);
+      if (app instanceof Refusal) return app;
+      const status = await tx.authenticators.lockoutStatus(app.id);
+      if (status !== 'open')
+        return refuse(
+          423,
+          status === 'blocked' ? 'app-blocked' : 'app-suspended',
+          'The app is locked.',
+        );
+      return app;
+    });
+    const pinOk = await verifyPassword(body.pin, asking.binding.pinHash);
+    return runRefusable(this.store, async (tx) => {
+      const app = await this.#app(tx, token);
+      if (app instanceof Refusal) return app;
+      if (!pinOk) {
+        const next = await tx.authenticators.recordAttempt(app.id, false, app.state);
+        const left = Math.max(0, tx.config.lockout.failuresBeforeTemporaryBlock - next.failCount);
+        return next.blockedAt !== null || next.blockedUntil !== null
+          ? refuse(
+              423,
+              next.blockedAt !== null ? 'app-blocked' : 'app-suspended',
+              'The app is locked after too many wrong PINs.',
+            )
+          : refuse(
+              401,
+              'pin-wrong',
+              `The PIN is not right. ${left} ${left === 1 ? 'try' : 'tries'} left.`,
+              {
+                triesLeft: left,
+              },
+            );
+      }
+      await tx.authenticators.recordAttempt(app.id, true, app.state);
+      const active = (await tx.authenticators.forOwner(app.ownerKind, app.ownerId)).filter(
+        (a) => a.kind === 'app',
+      );
+      if (active.length >= 3)
+        return refuse(409, 'authenticator-limit', 'A MitID may have at most 3 apps.');
+      const userId =
+        app.ownerKind === 'citizen'
+          ? (await tx.citizens.get(app.ownerId)).userId
+          : ((await tx.users.get(app.ownerId)).userId ?? '');
+      const made = await this.issueActivation(tx, {
+        ownerKind: app.ownerKind,
+        ownerId: app.ownerId,
+        userId,
+        mitid: app.binding.mitid,
+        placement: body.placement ?? 'new-device',
+        phone: body.phone,
+      });
+      await this.#audit(tx, app.ownerKind, app.ownerId, 'app.additional', 'ok', {}, app.serial);
+      return { userId, activationCode: made.code, expiresAt: made.expiresAt, qr: made.qr };
     });
   }
 

@@ -1244,6 +1244,27 @@ function registerAppRoutes(app: FastifyInstance, flow: ActivationFlow): void {
     async (req, reply) =>
       reply.status(201).send(await apps.complete(needToken(req, 'app activation'), req.body)),
   );
+  app.post<{ Body: { pin: string; phone: string; placement?: AppPlacement } }>(
+    '/api/app/additional',
+    {
+      schema: {
+        ...sec,
+        summary:
+          'another app for the same MitID (up to 3), asked from an activated app with its PIN: an activation code and QR code for the new phone',
+        body: obj(
+          {
+            pin: str(16),
+            phone: str(32),
+            placement: { type: 'string', enum: ['new-device', 'private-phone'] },
+          },
+          ['pin', 'phone'],
+        ),
+        response: responses(anyObject, 201),
+      },
+    },
+    async (req, reply) =>
+      reply.status(201).send(await apps.issueAdditional(needToken(req, 'app'), req.body)),
+  );
   app.get(
     '/api/app/approvals',
     {

@@ -433,28 +433,48 @@ describeEngines('the MitID app against the service', (engine) => {
     expect(p.identities.map((i) => i.mitid).sort()).toEqual(['private', 'separate']);
     expect((await w.get('/api/activation', token)).body.step).toBe('finish');
 
-    // Up to three apps for one identity: two more phones, then a fourth is refused. (No route issues
-    // a further app activation for an identity, so the service's own issueActivation does.)
+    // Up to three apps for one identity: the private app asks for another (with its PIN) for two
+    // more phones; a fourth is refused when asked for, and an activation code made in-process for
+    // a fourth is refused when the app completes.
+    const appToken = priv.app.identity().appToken;
+    const wrong = await w.post(
+      '/api/app/additional',
+      { pin: '000000', phone: freshNumber() },
+      appToken,
+    );
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toMatchObject({ error: 'pin-wrong', triesLeft: 2 });
     const more = async () => {
       const q = await phone();
-      const made = await w.svc.store.transaction((tx) =>
-        w.svc.flow.apps.issueActivation(tx, {
-          ownerKind: 'citizen',
-          ownerId: reg.body.citizenId as string,
-          userId: privateUserId,
-          mitid: 'private',
-          placement: 'new-device',
-          phone: q.number,
-        }),
+      const made = await w.post('/api/app/additional', { pin: PIN, phone: q.number }, appToken);
+      expect(made.status).toBe(201);
+      expect(made.body.userId).toBe(privateUserId);
+      // The new phone scans the QR code the old app shows.
+      const scanned = scanActivationQr(
+        new Uint8Array(Buffer.from(made.body.qr.png as string, 'base64')),
       );
-      return { q, code: made.code };
+      expect(scanned.userId).toBe(privateUserId);
+      return { q, code: scanned.activationCode };
     };
     for (let i = 0; i < 2; i++) {
       const { q, code } = await more();
       await activate(q, privateUserId, code, { mitid: 'private' });
     }
-    const { q, code } = await more();
-    const fourth = await refusal(activate(q, privateUserId, code, { mitid: 'private' }));
+    const asked = await w.post('/api/app/additional', { pin: PIN, phone: freshNumber() }, appToken);
+    expect(asked.status).toBe(409);
+    expect(asked.body.error).toBe('authenticator-limit');
+    const q = await phone();
+    const made = await w.svc.store.transaction((tx) =>
+      w.svc.flow.apps.issueActivation(tx, {
+        ownerKind: 'citizen',
+        ownerId: reg.body.citizenId as string,
+        userId: privateUserId,
+        mitid: 'private',
+        placement: 'new-device',
+        phone: q.number,
+      }),
+    );
+    const fourth = await refusal(activate(q, privateUserId, made.code, { mitid: 'private' }));
     expect(fourth).toMatchObject({ status: 409, code: 'authenticator-limit' });
   });
 
