@@ -7,13 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuthenticatorKind } from '../core/authenticator.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../core/bytes.js';
-import type { OtpKey } from '../otp/types.js';
-import {
-  OtpVerifier,
-  bindingFromKey,
-  type OtpBinding,
-  type OtpVerifierOptions,
-} from '../otp/verify.js';
+import { OtpVerifier, type OtpBinding, type OtpVerifierOptions } from '../otp/verify.js';
 import type {
   AuthenticationResponseJSON,
   RegistrationResponseJSON,
@@ -27,7 +21,6 @@ import {
 } from './app.js';
 import { enqueue } from './outbox.js';
 import { Refusal, refuse, runRefusable } from './refusal.js';
-import { lockoutStatus } from './lockout.js';
 import { mitIdChoices } from './roles.js';
 import { checkPassword, checkPhone, userIdKey } from './rules.js';
 import { endSessionsOf, findSession, openSession, saveSession, type Session } from './sessions.js';
@@ -41,6 +34,7 @@ import type {
 } from './store/repositories.js';
 import { hashPassword, verifyPassword } from './store/secrets.js';
 import type { Store } from './store/store.js';
+import { findIdentity, otpAttempt } from './validate.js';
 import { assertNoViolations } from './violations.js';
 import type { ChipBinding, ChipVerifier } from './webauthn.js';
 
@@ -310,19 +304,12 @@ export class ActivationFlow {
   }
 
   async #limit(tx: Repositories, client: Client, userKey?: string): Promise<Refusal | undefined> {
-    const a = await tx.rateLimits.hit(
-      `addr:${client.address}`,
-      this.limits.perAddress.limit,
-      this.limits.perAddress.windowMs,
-    );
-    const u =
-      userKey === undefined
-        ? undefined
-        : await tx.rateLimits.hit(
-            `user:${userKey}`,
-            this.limits.perUser.limit,
-            this.limits.perUser.windowMs,
-          );
+    // Both counts in one upsert; each is counted whether or not the other is over.
+    const [a, u] = await tx.rateLimits.hitMany([
+      { key: `addr:${client.address}`, ...this.limits.perAddress },
+      ...(userKey === undefined ? [] : [{ key: `user:${userKey}`, ...this.limits.perUser }]),
+    ]);
+    if (a === undefined) throw new Error('the address limit was not counted');
     const over = !a.allowed ? a : u !== undefined && !u.allowed ? u : undefined;
     if (over === undefined) return undefined;
     await tx.audit.record({
@@ -1175,50 +1162,14 @@ export class ActivationFlow {
     authenticatorId?: string,
     partial = false,
   ): Promise<{ ok: true; serial: string } | { ok: false; reason: string; serial?: string }> {
-    const all = await tx.authenticators.forOwner(ownerKind, ownerId);
-    const a = all.find(
-      (x) => isOtpKind(x.kind) && (authenticatorId === undefined || x.id === authenticatorId),
-    );
-    if (a === undefined) return { ok: false, reason: 'no-otp-device' };
-    const status = lockoutStatus(a, tx.now);
-    if (status !== 'open') return { ok: false, reason: status, serial: a.serial };
-    const kind = a.kind as OtpKind;
-    const key = await tx.inventory.otpKey(kind, a.serial);
-    if (key === undefined) return { ok: false, reason: 'seed-missing', serial: a.serial };
-    const binding = fullOtpBinding(
-      key,
-      a as BoundAuthenticator<StoredOtpBinding, OtpBinding['state']>,
-    );
-    key.secret.fill(0);
-    const out = await this.#otp[kind].verify(
-      binding,
-      {
-        type: 'otp',
-        serial: a.serial,
-        code: typeof code === 'string' ? code : '',
-        deviceTime: tx.now,
-      },
-      { now: tx.now },
-    );
-    const verified = out.verified && passwordOk;
-    if (verified && partial) {
-      // The code is used up (replay state), but the failure counters reset only when the whole
-      // login succeeds: a wrong password after a right code must still count.
-      await tx.db
-        .updateTable('authenticators')
-        .set({ state: JSON.stringify(out.binding.state), updated_at: tx.now })
-        .where('id', '=', a.id)
-        .execute();
-      return { ok: true, serial: a.serial };
-    }
-    await tx.authenticators.recordAttempt(
-      a.id,
-      verified,
-      out.verified ? out.binding.state : a.state,
-      a,
-    );
-    if (verified) return { ok: true, serial: a.serial };
-    return { ok: false, reason: out.verified ? 'wrong-password' : out.reason, serial: a.serial };
+    return otpAttempt(tx, this.#otp, {
+      ownerKind,
+      ownerId,
+      code,
+      passwordOk,
+      partial,
+      ...(authenticatorId === undefined ? {} : { authenticatorId }),
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1549,14 +1500,6 @@ function publicOtpBinding(b: OtpBinding): StoredOtpBinding {
   return rest;
 }
 
-function fullOtpBinding(
-  key: OtpKey,
-  a: BoundAuthenticator<StoredOtpBinding, OtpBinding['state']>,
-): OtpBinding {
-  const fresh = bindingFromKey(key);
-  return { ...fresh, state: a.state } as OtpBinding;
-}
-
 /** A key for per-user limits that never holds the typed text itself (it may be a mistyped password). */
 function safeKey(userId: unknown): string {
   const text = typeof userId === 'string' ? userIdKeyOrRaw(userId) : '';
@@ -1575,25 +1518,7 @@ async function identityOf(
   tx: Repositories,
   userId: unknown,
 ): Promise<{ kind: 'citizen' | 'business-user'; id: string } | undefined> {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 100) return undefined;
-  let key: string;
-  try {
-    key = userIdKey(userId);
-  } catch {
-    return undefined;
-  }
-  // Every MitID user ID is in one table (its primary key): one lookup finds whose it is.
-  const row = await tx.db
-    .selectFrom('user_ids')
-    .select(['owner_kind', 'owner_id'])
-    .where('user_id_key', '=', key)
-    .executeTakeFirst();
-  if (row === undefined) return undefined;
-  if (row.owner_kind === 'citizen') return { kind: 'citizen', id: row.owner_id };
-  const b = await tx.users.get(row.owner_id);
-  return b.status === 'activated' && b.mitidKind === 'separate'
-    ? { kind: 'business-user', id: b.id }
-    : undefined;
+  return findIdentity(tx, userId);
 }
 
 async function checkPasswordAgainst(password: unknown, hash: string | null): Promise<boolean> {

@@ -59,6 +59,26 @@ function withStatementCache(db: BetterSqliteDatabase, max = 512): BetterSqliteDa
   };
 }
 
+/**
+ * A statement written by hand once for both engines, for the hot paths where building and
+ * compiling a query each time costs more than running it. The text uses `?` placeholders (never
+ * inside a literal); PostgreSQL gets them numbered (`$1`, `$2`, …) once, here.
+ */
+export class Statement {
+  readonly #sqlite: string;
+  readonly #postgres: string;
+  constructor(text: string) {
+    this.#sqlite = text;
+    let n = 0;
+    this.#postgres = text.replace(/\?/g, () => `$${++n}`);
+  }
+
+  /** The statement with `parameters`, ready for `executeQuery` on a connection of `engine`. */
+  compile(engine: Engine, parameters: unknown[]): CompiledQuery {
+    return CompiledQuery.raw(engine === 'postgres' ? this.#postgres : this.#sqlite, parameters);
+  }
+}
+
 /** Where the database is. */
 export interface DatabaseLocation {
   /**

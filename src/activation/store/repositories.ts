@@ -39,6 +39,7 @@ import {
   userIdKey,
 } from '../rules.js';
 import { ActivationError, assertNoViolations, violation } from '../violations.js';
+import { Statement } from './db.js';
 import type { Engine } from './migrations.js';
 import type { Database, Flag } from './schema.js';
 import { newToken, type Secrets } from './secrets.js';
@@ -1265,12 +1266,26 @@ class InventoryRepo {
       .where('kind', '=', kind)
       .where('serial', '=', serial)
       .executeTakeFirst();
-    if (!row || row.seed_sealed === null || row.params === null) return undefined;
-    const params = JSON.parse(row.params) as Omit<OtpKey, 'secret' | 'serial'>;
+    if (!row) return undefined;
+    return this.openOtpKey(row.kind, row.serial, row.seed_sealed, row.params);
+  }
+
+  /**
+   * The OTP key of an inventory row read by the caller (kind, serial, sealed seed, parameters as
+   * stored), its seed opened for this one use; undefined when the row carries no seed.
+   */
+  openOtpKey(
+    kind: string,
+    serial: string,
+    seedSealed: string | null,
+    params: string | null,
+  ): OtpKey | undefined {
+    if (seedSealed === null || params === null) return undefined;
+    const p = JSON.parse(params) as Omit<OtpKey, 'secret' | 'serial'>;
     return {
-      ...params,
-      serial: row.serial,
-      secret: this.r.secrets.box.open(row.seed_sealed, seedContext(row.kind, row.serial)),
+      ...p,
+      serial,
+      secret: this.r.secrets.box.open(seedSealed, seedContext(kind, serial)),
     };
   }
 
@@ -1406,6 +1421,11 @@ function toBound<B, S>(row: AuthRow): BoundAuthenticator<B, S> {
 /** How many active authenticators of each kind an identity may have (MITID.md, "limits"). */
 export const AUTHENTICATOR_LIMITS = { otp: 1, chip: 1, app: 3 } as const;
 
+const RECORD_ATTEMPT = new Statement(
+  'update authenticators set state = ?, fail_count = ?, total_fail_count = ?, blocked_until = ?,' +
+    ' blocked_at = ?, updated_at = ? where id = ?',
+);
+
 class AuthenticatorRepo {
   constructor(private readonly r: Repositories) {}
 
@@ -1527,21 +1547,32 @@ class AuthenticatorRepo {
   ): Promise<LockoutState> {
     // `current`: the row as the caller read it in this same transaction (saves reading it again).
     const cur = current !== undefined && current.id === id ? current : await this.get(id);
+    return this.recordAttemptOn(cur, verified, nextState);
+  }
+
+  /**
+   * {@link recordAttempt} on the row `current` (its id and lockout counters) as the caller read
+   * it in this same transaction.
+   */
+  async recordAttemptOn<S>(
+    current: LockoutState & { readonly id: string },
+    verified: boolean,
+    nextState: S,
+  ): Promise<LockoutState> {
     // A blocked device's proofs are not checked, so there is nothing to count or store.
-    if (lockoutStatus(cur, this.r.now) !== 'open') return cur;
-    const next = afterAttempt(cur, verified, this.r.now, this.r.config.lockout);
-    await this.r.db
-      .updateTable('authenticators')
-      .set({
-        state: JSON.stringify(nextState),
-        fail_count: next.failCount,
-        total_fail_count: next.totalFailCount,
-        blocked_until: next.blockedUntil,
-        blocked_at: next.blockedAt,
-        updated_at: this.r.now,
-      })
-      .where('id', '=', id)
-      .execute();
+    if (lockoutStatus(current, this.r.now) !== 'open') return current;
+    const next = afterAttempt(current, verified, this.r.now, this.r.config.lockout);
+    await this.r.db.executeQuery(
+      RECORD_ATTEMPT.compile(this.r.engine, [
+        JSON.stringify(nextState),
+        next.failCount,
+        next.totalFailCount,
+        next.blockedUntil,
+        next.blockedAt,
+        this.r.now,
+        current.id,
+      ]),
+    );
     return next;
   }
 
@@ -1717,6 +1748,29 @@ export interface RateLimitResult {
   readonly resetAt: number;
 }
 
+/** One request to count by {@link RateLimitRepo.hitMany}. */
+export interface RateLimitHit {
+  readonly key: string;
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+const rateLimitUpserts: Statement[] = [];
+
+/** The upsert of `n` rate-limit rows (one statement per row count, made once). */
+function rateLimitUpsert(n: number): Statement {
+  let st = rateLimitUpserts[n];
+  if (st === undefined) {
+    st = new Statement(
+      `insert into rate_limits ("key", window_start, "count") values ${Array.from({ length: n }, () => '(?, ?, 1)').join(', ')}` +
+        ` on conflict ("key", window_start) do update set "count" = rate_limits."count" + 1` +
+        ` returning "key", "count"`,
+    );
+    rateLimitUpserts[n] = st;
+  }
+  return st;
+}
+
 class RateLimitRepo {
   constructor(private readonly r: Repositories) {}
 
@@ -1725,27 +1779,44 @@ class RateLimitRepo {
    * and says whether it is within `limit`. One upsert, so concurrent instances count together.
    */
   async hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
-    if (!Number.isInteger(limit) || limit < 1)
-      throw new RangeError('limit must be a whole number of at least 1');
-    if (!Number.isInteger(windowMs) || windowMs < 1)
-      throw new RangeError('windowMs must be a whole number of ms');
-    const windowStart = this.r.now - (this.r.now % windowMs);
-    const row = await this.r.db
-      .insertInto('rate_limits')
-      .values({ key, window_start: windowStart, count: 1 })
-      .onConflict((oc) =>
-        oc
-          .columns(['key', 'window_start'])
-          .doUpdateSet((eb) => ({ count: eb('rate_limits.count', '+', 1) })),
-      )
-      .returning('count')
-      .executeTakeFirstOrThrow();
-    return {
-      allowed: row.count <= limit,
-      count: row.count,
-      limit,
-      resetAt: windowStart + windowMs,
-    };
+    const [result] = await this.hitMany([{ key, limit, windowMs }]);
+    return result!;
+  }
+
+  /**
+   * Counts one request against each of `hits` (distinct keys) in one multi-row upsert, and says
+   * for each, in the order given, whether it is within its limit. Same counting as {@link hit}.
+   */
+  async hitMany(hits: readonly RateLimitHit[]): Promise<RateLimitResult[]> {
+    if (hits.length === 0) return [];
+    const params: unknown[] = [];
+    const starts: number[] = [];
+    for (const h of hits) {
+      if (!Number.isInteger(h.limit) || h.limit < 1)
+        throw new RangeError('limit must be a whole number of at least 1');
+      if (!Number.isInteger(h.windowMs) || h.windowMs < 1)
+        throw new RangeError('windowMs must be a whole number of ms');
+      if (typeof h.key !== 'string') throw new TypeError('a rate-limit key is a string');
+      if (hits.some((o) => o !== h && o.key === h.key))
+        throw new RangeError('rate-limit keys counted together must differ');
+      const windowStart = this.r.now - (this.r.now % h.windowMs);
+      starts.push(windowStart);
+      params.push(h.key, windowStart);
+    }
+    const { rows } = await this.r.db.executeQuery<{ key: string; count: number }>(
+      rateLimitUpsert(hits.length).compile(this.r.engine, params),
+    );
+    return hits.map((h, i) => {
+      const row = rows.find((r) => r.key === h.key);
+      if (row === undefined) throw new Error('the rate-limit upsert returned no row');
+      const count = Number(row.count);
+      return {
+        allowed: count <= h.limit,
+        count,
+        limit: h.limit,
+        resetAt: starts[i]! + h.windowMs,
+      };
+    });
   }
 
   /** Deletes windows that ended before `before` (housekeeping). */

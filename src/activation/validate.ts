@@ -1,0 +1,184 @@
+/**
+ * The code check behind logins with a code display or audio reader and the relying party's
+ * validate call: whose user ID it is, their OTP device with its sealed seed, the check, and the
+ * replay and lockout update, in few hand-written statements inside the caller's transaction.
+ */
+import type { OtpBinding, OtpVerifier } from '../otp/verify.js';
+import { bindingFromKey } from '../otp/verify.js';
+import { lockoutStatus } from './lockout.js';
+import { userIdKey } from './rules.js';
+import { Statement } from './store/db.js';
+import type { Repositories } from './store/repositories.js';
+
+/** The device kinds that show a one-time code. */
+export type OtpKind = 'code-display' | 'audio-reader';
+
+/** Whose MitID a user ID is: a citizen's private one, or a business user's separate one. */
+export interface Identity {
+  readonly kind: 'citizen' | 'business-user';
+  readonly id: string;
+}
+
+/** How one code check ended; `serial` names the device when there was one. */
+export type OtpAttempt =
+  | { readonly ok: true; readonly serial: string }
+  | { readonly ok: false; readonly reason: string; readonly serial?: string };
+
+/** The verifiers of the two OTP kinds. */
+export type OtpVerifiers = Readonly<Record<OtpKind, OtpVerifier>>;
+
+// Every MitID user ID is in one table (its primary key); a business user's row says whether the
+// separate MitID is in use. One lookup answers both.
+const IDENTITY = new Statement(
+  'select u.owner_kind, u.owner_id, b.id as b_id, b.status as b_status, b.mitid_kind as b_mitid_kind' +
+    ' from user_ids u left join business_users b' +
+    " on u.owner_kind = 'business-user' and b.id = u.owner_id" +
+    ' where u.user_id_key = ?',
+);
+
+interface IdentityRow {
+  owner_kind: string;
+  owner_id: string;
+  b_id: string | null;
+  b_status: string | null;
+  b_mitid_kind: string | null;
+}
+
+/**
+ * Whose MitID `userId` is: a citizen (private MitID), or a business user whose separate MitID
+ * is activated; undefined for anything else (unknown, not yet activated, not a user ID at all).
+ */
+export async function findIdentity(
+  tx: Repositories,
+  userId: unknown,
+): Promise<Identity | undefined> {
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 100) return undefined;
+  let key: string;
+  try {
+    key = userIdKey(userId);
+  } catch {
+    return undefined;
+  }
+  const { rows } = await tx.db.executeQuery<IdentityRow>(IDENTITY.compile(tx.engine, [key]));
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  if (row.owner_kind === 'citizen') return { kind: 'citizen', id: row.owner_id };
+  // A user ID whose business user is gone: the repository says so, as it always has.
+  if (row.b_id === null) await tx.users.get(row.owner_id);
+  return row.b_status === 'activated' && row.b_mitid_kind === 'separate'
+    ? { kind: 'business-user', id: row.owner_id }
+    : undefined;
+}
+
+// The owner's first active OTP device (an owner has at most one) with its inventory row.
+const OTP_DEVICE_COLUMNS =
+  'select a.id, a.kind, a.serial, a.state, a.fail_count, a.total_fail_count, a.blocked_until,' +
+  ' a.blocked_at, i.seed_sealed, i.params' +
+  ' from authenticators a left join inventory i on i.kind = a.kind and i.serial = a.serial' +
+  " where a.owner_kind = ? and a.owner_id = ? and a.status = 'active'" +
+  " and a.kind in ('code-display', 'audio-reader')";
+const OTP_DEVICE = new Statement(`${OTP_DEVICE_COLUMNS} order by a.created_at limit 1`);
+const OTP_DEVICE_BY_ID = new Statement(
+  `${OTP_DEVICE_COLUMNS} and a.id = ? order by a.created_at limit 1`,
+);
+const USE_UP_CODE = new Statement(
+  'update authenticators set state = ?, updated_at = ? where id = ?',
+);
+
+interface OtpDeviceRow {
+  id: string;
+  kind: OtpKind;
+  serial: string;
+  state: string;
+  fail_count: number;
+  total_fail_count: number;
+  blocked_until: number | null;
+  blocked_at: number | null;
+  seed_sealed: string | null;
+  params: string | null;
+}
+
+/** What {@link otpAttempt} asks for. */
+export interface OtpAttemptInput {
+  readonly ownerKind: Identity['kind'];
+  readonly ownerId: string;
+  /** What was typed; anything but a string is checked as an empty code. */
+  readonly code: unknown;
+  /** False makes the attempt fail even with a right code (the code is still used up). */
+  readonly passwordOk: boolean;
+  /** Only this authenticator of the owner. */
+  readonly authenticatorId?: string;
+  /**
+   * A right code with `passwordOk` uses the code up but leaves the failure counters as they are:
+   * the whole login decides them later.
+   */
+  readonly partial?: boolean;
+}
+
+/**
+ * Checks a code of an owner's code display or audio reader, with lockout: refused unchecked
+ * while blocked; counted otherwise (3rd wrong in a row blocks for a while, continued failures
+ * for good). The seed is opened for this check only and wiped after it. Runs inside the caller's
+ * transaction, which must be the one that commits the update.
+ */
+export async function otpAttempt(
+  tx: Repositories,
+  verifiers: OtpVerifiers,
+  input: OtpAttemptInput,
+): Promise<OtpAttempt> {
+  const { rows } = await tx.db.executeQuery<OtpDeviceRow>(
+    input.authenticatorId === undefined
+      ? OTP_DEVICE.compile(tx.engine, [input.ownerKind, input.ownerId])
+      : OTP_DEVICE_BY_ID.compile(tx.engine, [
+          input.ownerKind,
+          input.ownerId,
+          input.authenticatorId,
+        ]),
+  );
+  const row = rows[0];
+  if (row === undefined) return { ok: false, reason: 'no-otp-device' };
+  const a = {
+    id: row.id,
+    failCount: Number(row.fail_count),
+    totalFailCount: Number(row.total_fail_count),
+    blockedUntil: row.blocked_until === null ? null : Number(row.blocked_until),
+    blockedAt: row.blocked_at === null ? null : Number(row.blocked_at),
+  };
+  const status = lockoutStatus(a, tx.now);
+  if (status !== 'open') return { ok: false, reason: status, serial: row.serial };
+  const state = JSON.parse(row.state) as OtpBinding['state'];
+  const key = tx.inventory.openOtpKey(row.kind, row.serial, row.seed_sealed, row.params);
+  if (key === undefined) return { ok: false, reason: 'seed-missing', serial: row.serial };
+  let binding: OtpBinding;
+  try {
+    binding = { ...bindingFromKey(key), state } as OtpBinding;
+  } finally {
+    key.secret.fill(0);
+  }
+  const out = await verifiers[row.kind].verify(
+    binding,
+    {
+      type: 'otp',
+      serial: row.serial,
+      code: typeof input.code === 'string' ? input.code : '',
+      deviceTime: tx.now,
+    },
+    { now: tx.now },
+  );
+  const verified = out.verified && input.passwordOk;
+  if (verified && input.partial === true) {
+    // The code is used up (replay state), but the failure counters reset only when the whole
+    // login succeeds: a wrong password after a right code must still count.
+    await tx.db.executeQuery(
+      USE_UP_CODE.compile(tx.engine, [JSON.stringify(out.binding.state), tx.now, row.id]),
+    );
+    return { ok: true, serial: row.serial };
+  }
+  await tx.authenticators.recordAttemptOn(a, verified, out.verified ? out.binding.state : state);
+  if (verified) return { ok: true, serial: row.serial };
+  return {
+    ok: false,
+    reason: out.verified ? 'wrong-password' : out.reason,
+    serial: row.serial,
+  };
+}
