@@ -29,6 +29,7 @@ import { StoreError } from './store/migrations.js';
 import { StoreRuleError, type Admin } from './store/repositories.js';
 import { ActivationError, RuleError } from './violations.js';
 import type { AppPlacement } from './app.js';
+import { registerWebPages } from './web/pages.js';
 
 /** Options of {@link buildHttpApi}. */
 export interface HttpApiOptions {
@@ -609,6 +610,7 @@ export async function buildHttpApi(
 
   registerAppRoutes(app, flow);
   if (options.dev === true) registerDevRoutes(app, flow);
+  await registerWebPages(app, flow, options);
 
   return app;
 }
