@@ -375,7 +375,7 @@ describe('activation web pages', () => {
     const mail = await b.get(`/dev/mailbox/${id}`);
     expect(mail.status).toBe(200);
     expectAccessibleShell(mail.html, 'en');
-    expect(mail.html).toMatch(/<iframe id="mail-html"[^>]*sandbox=""/);
+    expect(mail.html).toMatch(/<iframe\s+id="mail-html"[^>]*sandbox=""/);
     // The mail's HTML is inside the srcdoc attribute, escaped: no markup of it in the page itself.
     const srcdoc = /srcdoc="([^"]*)"/.exec(mail.html)?.[1] ?? '';
     expect(decode(srcdoc)).toContain('Content-Security-Policy');

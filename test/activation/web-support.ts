@@ -89,7 +89,7 @@ export class PageClient {
 
   /** The CSRF token of a page. */
   static csrf(html: string): string {
-    const m = /<meta name="csrf-token" content="([^"]+)">/.exec(html);
+    const m = /<meta name="csrf-token" content="([^"]+)"/.exec(html);
     if (m === null) throw new Error('no CSRF token on the page');
     return m[1]!;
   }
