@@ -261,6 +261,94 @@ describe('activation web pages', () => {
     expect(decode(textOfId(lp.html, 'organisations') ?? '')).toContain(org.name);
   });
 
+  it('the chip through the pages: creation options in a JSON data block, the registration posted by the form; a login with password and chip', async () => {
+    const citizen = await w.citizen();
+    const user = await w.user(org, { cpr: citizen.cpr });
+    const chip = await w.chip();
+    const b = new PageClient(w.svc.url, 'en');
+    const login = await b.get(`/activate/${user.link}/login`);
+    let page = await b.submit(login, `/activate/${user.link}/login`, {
+      userId: citizen.userId,
+      code: await codeOf(citizen.device),
+      password: citizen.password,
+    });
+    w.tick();
+    page = await b.submit(page, '/activation/choose-mitid', { mitid: 'separate' });
+    const userId = `chip.web${Date.now().toString(36)}`;
+    page = await b.submit(page, '/activation/user-id', { userId });
+    const phone = `+459${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+    page = await b.submit(page, '/activation/phone', { phone });
+    page = await b.submit(page, '/activation/phone-code', { code: await w.smsCode(phone) });
+    page = await b.submit(page, '/activation/authenticator', { kind: 'chip' });
+    expect(page.path).toBe('/activation/activate-authenticator');
+    const options = () => {
+      const m = /<script type="application\/json" id="chip-options">([\s\S]*?)<\/script>/.exec(
+        page.html,
+      );
+      if (m === null) throw new Error('no chip options on the page');
+      return JSON.parse(m[1]!) as unknown;
+    };
+    expect(page.html).toContain('id="chip-register"');
+    // A registration that is not one: refused, and the page offers new options.
+    const refused = await b.submit(page, '/activation/activate-authenticator', {
+      registration: '{"id":"x"}',
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.html).toContain('role="alert"');
+    expect(refused.html).toContain('id="chip-again"');
+    page = await b.submit(refused, '/activation/authenticator', { kind: 'chip' });
+    const registration = await w.register(chip, options());
+    page = await b.submit(page, '/activation/activate-authenticator', {
+      registration: JSON.stringify(registration),
+    });
+    expect(page.path).toBe('/activation/password');
+    const password = freshPassword();
+    page = await b.submit(page, '/activation/password', { password, passwordRepeat: password });
+    page = await b.submit(page, '/activation/finish', {});
+    expect(textOfId(page.html, 'done-authenticator')).toBe('MitID chip');
+
+    const l = new PageClient(w.svc.url, 'en');
+    page = await l.get('/login');
+    page = await l.submit(page, '/login', { userId, authenticator: 'chip' });
+    expect(page.path).toBe('/login/password');
+    page = await l.submit(page, '/login/password', { password });
+    expect(page.path).toBe('/login/chip');
+    expect(page.html).toContain('id="chip-login"');
+    const assertion = await w.assert(chip, options());
+    page = await l.submit(page, '/login/chip', { assertion: JSON.stringify(assertion) });
+    expect(page.path).toBe('/login/done');
+    expect(textOfId(page.html, 'logged-in-as')).toBe(userId);
+  });
+
+  it('a wrong activation code shows the tries left on the field; the third blocks it (423)', async () => {
+    const citizen = await w.citizen();
+    const birth = await w.svc.store.transaction(async (tx) => {
+      const found = await tx.citizens.byUserId(citizen.userId);
+      return (await tx.citizens.get(found!.id)).birthDate;
+    });
+    const user = await w.user(org, { birthDate: birth });
+    const b = new PageClient(w.svc.url, 'da');
+    const link = await b.get(`/activate/${user.link}`);
+    expect(link.html).toContain('id="needs-code"');
+    const login = await b.get(`/activate/${user.link}/login`);
+    let page = await b.submit(login, `/activate/${user.link}/login`, {
+      userId: citizen.userId,
+      code: await codeOf(citizen.device),
+      password: citizen.password,
+    });
+    page = await b.submit(page, '/activation/choose-mitid', { mitid: 'private' });
+    expect(page.path).toBe('/activation/activation-code');
+    const wrong = user.activationCode === '00000000' ? '11111111' : '00000000';
+    page = await b.submit(page, '/activation/activation-code', { code: wrong });
+    expect(page.status).toBe(400);
+    expect(page.html).toMatch(/id="activation-code"[^>]*aria-invalid="true"/);
+    expect(textOfId(page.html, 'error')).toContain('2 forsøg tilbage');
+    page = await b.submit(page, '/activation/activation-code', { code: wrong });
+    page = await b.submit(page, '/activation/activation-code', { code: wrong });
+    expect(page.status).toBe(423);
+    expect(decode(textOfId(page.html, 'error') ?? '')).toContain(org.userAdminName);
+  });
+
   it('a choice the organisation does not allow is refused, naming the user administrator', async () => {
     const citizen = await w.citizen();
     const user = await w.user(org, { cpr: citizen.cpr, separateAllowed: false });

@@ -111,8 +111,13 @@ export class PageClient {
 
 /** The text of the element with `id` (tags removed, entities of the escaper decoded). */
 export function textOfId(html: string, id: string): string | undefined {
-  const m = new RegExp(`id="${id}"[^>]*>([\\s\\S]*?)</`).exec(html);
-  return m === null ? undefined : decode(m[1]!.replace(/<[^>]+>/g, '')).trim();
+  // The element's own tag, up to its closing tag (the pages do not nest an element in its like).
+  const m = new RegExp(`<([a-z0-9]+)\\s[^>]*id="${id}"[^>]*>([\\s\\S]*?)</\\1>`).exec(html);
+  return m === null
+    ? undefined
+    : decode(m[2]!.replace(/<[^>]+>/g, ''))
+        .replace(/\s+/g, ' ')
+        .trim();
 }
 
 /** Decodes the entities the escaper writes. */
