@@ -6,17 +6,16 @@ import type { CodeDisplay } from '../../devices/code-display/index.js';
 import { checkpoint, codeOf, WAIT_MS, type Citizen, type Shots, type Site } from './support.js';
 
 /**
- * Does `action` (a click, a key) that loads a new document, and waits until the new document is
- * there and loaded: a marker set on the old document must be gone. Works for a 303 to another
- * page and for a form shown again at the same URL. Returns the new document's HTTP status.
+ * Does `action` (a click, a key, a phone's answer the page polls for) that loads a new document,
+ * and waits until the new document has loaded: a 303 to another page or a form shown again at the
+ * same URL alike. Returns the new document's HTTP status.
  */
 export async function navigates(page: Page, action: () => Promise<void>): Promise<number> {
-  await page.evaluate('window.__mitidOldDocument = true');
+  const loaded = page.waitForEvent('load', { timeout: WAIT_MS });
+  // If the action throws, its error is the one to report.
+  loaded.catch(() => undefined);
   await action();
-  await page.waitForFunction('window.__mitidOldDocument !== true', undefined, {
-    timeout: WAIT_MS,
-  });
-  await page.waitForLoadState('load');
+  await loaded;
   return documentStatus(page);
 }
 

@@ -129,6 +129,8 @@ export class Shots {
 
   /** A full-page screenshot of the current step. */
   async take(page: Page, step: string): Promise<string> {
+    // A test's folder holds only this run's pictures.
+    if (this.#n === 0) await rm(this.dir, { recursive: true, force: true });
     this.#n += 1;
     await mkdir(this.dir, { recursive: true });
     const file = join(this.dir, `${String(this.#n).padStart(2, '0')}-${slug(step)}.png`);
