@@ -34,7 +34,7 @@ import type {
 } from './store/repositories.js';
 import { hashPassword, verifyPassword } from './store/secrets.js';
 import type { Store } from './store/store.js';
-import { findIdentity, otpAttempt } from './validate.js';
+import { checkUserCode, findIdentity, otpAttempt } from './validate.js';
 import { assertNoViolations } from './violations.js';
 import type { ChipBinding, ChipVerifier } from './webauthn.js';
 
@@ -1456,11 +1456,8 @@ export class ActivationFlow {
     return this.#run(async (tx) => {
       const limited = await this.#limit(tx, client, safeKey(input.userId));
       if (limited) return limited;
-      const who = await identityOf(tx, input.userId);
-      const out =
-        who === undefined
-          ? ({ ok: false, reason: 'unknown-user-id' } as const)
-          : await this.#otpLogin(tx, who.kind, who.id, input.code, true);
+      // Whose user ID it is and their device in one lookup; the same check as #otpLogin's.
+      const { who, out } = await checkUserCode(tx, this.#otp, input.userId, input.code);
       if (!out.ok)
         await tx.audit.record({
           actor: { kind: who?.kind ?? 'anonymous', id: who?.id ?? null },

@@ -52,15 +52,27 @@ export async function findIdentity(
   tx: Repositories,
   userId: unknown,
 ): Promise<Identity | undefined> {
+  const key = lookupKey(userId);
+  if (key === undefined) return undefined;
+  const { rows } = await tx.db.executeQuery<IdentityRow>(IDENTITY.compile(tx.engine, [key]));
+  return identityOf(tx, rows[0]);
+}
+
+/** The key a typed user ID is looked up by; undefined when it cannot be a user ID. */
+function lookupKey(userId: unknown): string | undefined {
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 100) return undefined;
-  let key: string;
   try {
-    key = userIdKey(userId);
+    return userIdKey(userId);
   } catch {
     return undefined;
   }
-  const { rows } = await tx.db.executeQuery<IdentityRow>(IDENTITY.compile(tx.engine, [key]));
-  const row = rows[0];
+}
+
+/** Whose MitID a user_ids row (joined with its business user) names, if it is in use. */
+async function identityOf(
+  tx: Repositories,
+  row: IdentityRow | undefined,
+): Promise<Identity | undefined> {
   if (row === undefined) return undefined;
   if (row.owner_kind === 'citizen') return { kind: 'citizen', id: row.owner_id };
   // A user ID whose business user is gone: the repository says so, as it always has.
@@ -71,15 +83,28 @@ export async function findIdentity(
 }
 
 // The owner's first active OTP device (an owner has at most one) with its inventory row.
-const OTP_DEVICE_COLUMNS =
-  'select a.id, a.kind, a.serial, a.state, a.fail_count, a.total_fail_count, a.blocked_until,' +
-  ' a.blocked_at, i.seed_sealed, i.params' +
-  ' from authenticators a left join inventory i on i.kind = a.kind and i.serial = a.serial' +
-  " where a.owner_kind = ? and a.owner_id = ? and a.status = 'active'" +
-  " and a.kind in ('code-display', 'audio-reader')";
-const OTP_DEVICE = new Statement(`${OTP_DEVICE_COLUMNS} order by a.created_at limit 1`);
+const DEVICE_COLUMNS =
+  'a.id, a.kind, a.serial, a.state, a.fail_count, a.total_fail_count, a.blocked_until,' +
+  ' a.blocked_at, i.seed_sealed, i.params';
+const INVENTORY_JOIN = 'left join inventory i on i.kind = a.kind and i.serial = a.serial';
+const ACTIVE_OTP = "a.status = 'active' and a.kind in ('code-display', 'audio-reader')";
+const OTP_DEVICE_SELECT =
+  `select ${DEVICE_COLUMNS} from authenticators a ${INVENTORY_JOIN}` +
+  ` where a.owner_kind = ? and a.owner_id = ? and ${ACTIVE_OTP}`;
+const OTP_DEVICE = new Statement(`${OTP_DEVICE_SELECT} order by a.created_at limit 1`);
 const OTP_DEVICE_BY_ID = new Statement(
-  `${OTP_DEVICE_COLUMNS} and a.id = ? order by a.created_at limit 1`,
+  `${OTP_DEVICE_SELECT} and a.id = ? order by a.created_at limit 1`,
+);
+// Both lookups of a validate call in one: whose user ID it is and that owner's OTP device (the
+// device columns are null when there is none; they are used only when the identity is in use).
+const IDENTITY_AND_DEVICE = new Statement(
+  'select u.owner_kind, u.owner_id, b.id as b_id, b.status as b_status,' +
+    ` b.mitid_kind as b_mitid_kind, ${DEVICE_COLUMNS}` +
+    ' from user_ids u left join business_users b' +
+    " on u.owner_kind = 'business-user' and b.id = u.owner_id" +
+    ` left join authenticators a on a.owner_kind = u.owner_kind and a.owner_id = u.owner_id and ${ACTIVE_OTP}` +
+    ` ${INVENTORY_JOIN}` +
+    ' where u.user_id_key = ? order by a.created_at limit 1',
 );
 const USE_UP_CODE = new Statement(
   'update authenticators set state = ?, updated_at = ? where id = ?',
@@ -135,7 +160,55 @@ export async function otpAttempt(
           input.authenticatorId,
         ]),
   );
+  return attemptOn(tx, verifiers, rows[0], input);
+}
+
+/** A validate call's outcome: whose user ID it was (if it is in use) and the check. */
+export interface CodeCheck {
+  readonly who: Identity | undefined;
+  readonly out: OtpAttempt;
+}
+
+/**
+ * The relying party's check of a user's code (no password step): whose user ID it is, then
+ * {@link otpAttempt} on their OTP device, with the two lookups made in one statement. A user ID
+ * that is not in use is refused as `unknown-user-id` and no device is touched.
+ */
+export async function checkUserCode(
+  tx: Repositories,
+  verifiers: OtpVerifiers,
+  userId: unknown,
+  code: unknown,
+): Promise<CodeCheck> {
+  const key = lookupKey(userId);
+  const { rows } =
+    key === undefined
+      ? { rows: [] }
+      : await tx.db.executeQuery<IdentityRow & NullableDeviceRow>(
+          IDENTITY_AND_DEVICE.compile(tx.engine, [key]),
+        );
   const row = rows[0];
+  const who = await identityOf(tx, row);
+  if (who === undefined) return { who, out: { ok: false, reason: 'unknown-user-id' } };
+  const device = row !== undefined && row.id !== null ? (row as OtpDeviceRow) : undefined;
+  const out = await attemptOn(tx, verifiers, device, {
+    ownerKind: who.kind,
+    ownerId: who.id,
+    code,
+    passwordOk: true,
+  });
+  return { who, out };
+}
+
+type NullableDeviceRow = { [K in keyof OtpDeviceRow]: OtpDeviceRow[K] | null };
+
+/** {@link otpAttempt} on the device row read for it in this transaction. */
+async function attemptOn(
+  tx: Repositories,
+  verifiers: OtpVerifiers,
+  row: OtpDeviceRow | undefined,
+  input: OtpAttemptInput,
+): Promise<OtpAttempt> {
   if (row === undefined) return { ok: false, reason: 'no-otp-device' };
   const a = {
     id: row.id,
