@@ -305,8 +305,13 @@ export async function openDatabase(location: DatabaseLocation): Promise<Connecte
     } catch (e) {
       const root = e instanceof ActivationError && e.cause !== undefined ? e.cause : e;
       // 23505: two instances creating the same schema at once; the loser simply goes on.
+      // 3F000 / 42P01: kysely's migrator looks at every schema's tables (pg_catalog), and a schema
+      // another client drops at that moment vanishes under the query; looking again is enough.
+      const pgCode = (root as { code?: unknown } | null)?.code;
       const racing =
-        isRetryable(root, c.engine) || (root as { code?: unknown } | null)?.code === '23505';
+        isRetryable(root, c.engine) ||
+        pgCode === '23505' ||
+        (c.engine === 'postgres' && (pgCode === '3F000' || pgCode === '42P01'));
       if (racing && attempt < 100) {
         await sleep(randomInt(10, 60));
         continue;
