@@ -86,6 +86,10 @@
     box.focus();
   }
 
+  // A page answering a refused form: the message first for keyboard and screen reader users.
+  const refused = document.getElementById('error');
+  if (refused) refused.focus();
+
   // --- WebAuthn (chip). ------------------------------------------------------------------------
   const form = document.getElementById('chip-form');
   const dataEl = document.getElementById('chip-options');
