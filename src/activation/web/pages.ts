@@ -13,6 +13,7 @@ import { registerActivationPages } from './activation-pages.js';
 import { registerAdminPages } from './admin-pages.js';
 import { PageContext, type WebSettings } from './context.js';
 import { registerDevPages } from './dev-pages.js';
+import { pageExtensions } from './extensions.js';
 import { registerLoginPages } from './login-pages.js';
 import { html } from './render.js';
 import { PageSessions, setSecurityHeaders } from './security.js';
@@ -138,7 +139,10 @@ export async function registerWebPages(
     registerActivationPages(web, flow, settings);
     registerLoginPages(web, flow, settings);
     registerAdminPages(web, api, settings);
-    if (settings.dev) registerDevPages(web, flow.store, settings);
+    if (settings.dev) {
+      registerDevPages(web, flow.store, settings);
+      for (const extension of pageExtensions()) await extension(web, settings);
+    }
     if (options.extraPages !== undefined) await options.extraPages(web, settings);
   });
 }

@@ -1,8 +1,11 @@
 /** `serve`: the activation service on embedded defaults; `admin token`: an API token for an administrator. */
 import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { issueAdminToken } from '../../activation/sessions.js';
 import { startService } from '../../activation/service.js';
+import { addPageExtension } from '../../activation/web/extensions.js';
+import { devicePages } from '../web-devices.js';
 import type { SmtpOptions } from '../../activation/notify.js';
 import { flag, printJson, req, str, type Command } from '../command.js';
 import { resolveStoreLocation, storeHelp, storeOptions, withStore } from '../store-option.js';
@@ -29,7 +32,7 @@ const serve: Command = {
   path: ['serve'],
   summary: 'run the activation service (HTTP API, dev mailbox, outbox) on embedded defaults',
   usage:
-    'serve [--port N] [--db FILE|URL] [--data DIR] [--host HOST] [--base-url URL] [--smtp HOST:PORT]',
+    'serve [--port N] [--db FILE|URL] [--data DIR] [--host HOST] [--base-url URL] [--smtp HOST:PORT] [--devices DIR]',
   help: `Runs the MitID Erhverv activation service until interrupted (Ctrl-C): the HTTP API with its
 OpenAPI document at /openapi.json, the built-in dev mailbox (an SMTP server on localhost that the
 service sends its e-mail to; list it with \`mitid-sim mailbox\` or GET /api/dev/mailbox), and the
@@ -41,7 +44,10 @@ Options:
   --base-url URL    public URL of the service, used in activation links and as the WebAuthn
                     origin (default http://localhost:PORT)
   --smtp HOST:PORT  send e-mail to this SMTP relay instead of the dev mailbox
-  --no-dev          do not serve /api/dev (mailbox, SMS inbox, private MitID fixtures)
+  --no-dev          do not serve /api/dev (mailbox, SMS inbox, private MitID fixtures) nor the
+                    developer pages (/dev/mailbox, /dev/sms, /dev/devices)
+  --devices DIR     the emulated code displays and audio readers pictured at /dev/devices
+                    (default: the devices directory in the data directory)
   --json            print where everything is as one JSON line
 ${storeHelp}
 
@@ -53,6 +59,7 @@ Administrators use the API with a token: mitid-sim admin token --cvr CVR`,
     'base-url': { type: 'string' },
     smtp: { type: 'string' },
     'no-dev': { type: 'boolean' },
+    devices: { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(ctx) {
@@ -61,8 +68,14 @@ Administrators use the API with a token: mitid-sim admin token --cvr CVR`,
     const smtp = smtpFrom(str(ctx, 'smtp'));
     const baseUrl = str(ctx, 'base-url');
     const host = str(ctx, 'host');
+    const listenPort = port(str(ctx, 'port'), 8080);
+    const devicesDir = resolve(str(ctx, 'devices') ?? resolve(loc.dataDir, 'devices'));
+    const removePages = flag(ctx, 'no-dev')
+      ? () => undefined
+      : addPageExtension(devicePages(devicesDir));
+    // The extension is read while the service is built: removed again once it is.
     const svc = await startService({
-      port: port(str(ctx, 'port'), 8080),
+      port: listenPort,
       ...(host === undefined ? {} : { host }),
       ...(baseUrl === undefined ? {} : { baseUrl }),
       ...(smtp === undefined ? {} : { smtp }),
@@ -72,7 +85,7 @@ Administrators use the API with a token: mitid-sim admin token --cvr CVR`,
         dataDir: loc.dataDir,
         ...(loc.schema === undefined ? {} : { schema: loc.schema }),
       },
-    });
+    }).finally(removePages);
     const facts = {
       url: svc.url,
       openapi: `${svc.url}/openapi.json`,
@@ -85,6 +98,7 @@ Administrators use the API with a token: mitid-sim admin token --cvr CVR`,
         [
           `mitid-sim activation service on ${facts.url}`,
           `  OpenAPI:  ${facts.openapi}`,
+          `  pages:    ${facts.url}/`,
           `  store:    ${facts.store}`,
           `  mailbox:  ${facts.mailbox ?? 'SMTP relay ' + (str(ctx, 'smtp') ?? '')}`,
           'Ctrl-C stops it.',
