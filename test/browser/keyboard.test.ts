@@ -45,14 +45,27 @@ describeWithTool('chromium', chromiumAvailable, 'activation with the keyboard al
     )) as boolean;
   }
 
-  /** Presses Tab until `selector` has the focus; fails after {@link MAX_TABS} presses. */
-  async function tabTo(p: Page, selector: string): Promise<number> {
-    for (let i = 0; i < MAX_TABS; i++) {
-      if (await focused(p, selector)) return i;
+  /** The focused element's outline as drawn (WCAG 2.4.7: focus is visible). */
+  async function focusOutline(p: Page): Promise<{ style: string; width: number }> {
+    return (await p.evaluate(`(() => {
+      const s = getComputedStyle(document.activeElement);
+      return { style: s.outlineStyle, width: parseFloat(s.outlineWidth) || 0 };
+    })()`)) as { style: string; width: number };
+  }
+
+  /**
+   * Presses Tab until `selector` has the focus (fails after {@link MAX_TABS} presses), and checks
+   * the focus can be seen there.
+   */
+  async function tabTo(p: Page, selector: string): Promise<void> {
+    let i = 0;
+    while (!(await focused(p, selector))) {
+      if (i++ >= MAX_TABS) throw new Error(`Tab never reached ${selector} on ${p.url()}`);
       await p.keyboard.press('Tab');
     }
-    if (await focused(p, selector)) return MAX_TABS;
-    throw new Error(`Tab never reached ${selector} on ${p.url()}`);
+    const outline = await focusOutline(p);
+    expect(outline.style, `focus outline on ${selector}`).not.toBe('none');
+    expect(outline.width, `focus outline on ${selector}`).toBeGreaterThanOrEqual(2);
   }
 
   /** Presses `key` and waits for the next document. */
