@@ -146,6 +146,7 @@ describe('activation web pages', () => {
     expect(bad.html).toContain('id="error" class="error" role="alert"');
     expect(bad.html).toMatch(/id="password"[^>]*aria-invalid="true"[^>]*aria-describedby="error"/);
     w.tick();
+    const before = b.cookies.get('mitid_sid');
 
     const chose = await b.submit(bad, `/activate/${user.link}/login`, {
       userId: citizen.userId,
@@ -154,6 +155,11 @@ describe('activation web pages', () => {
     });
     expect(chose.path).toBe('/activation/choose-mitid');
     expect(chose.status).toBe(200);
+    // The start renews the session id: one planted before does not carry the activation.
+    expect(b.cookies.get('mitid_sid')).not.toBe(before);
+    const planted = new PageClient(w.svc.url, 'en');
+    planted.cookies.set('mitid_sid', before!);
+    expect((await planted.get('/activation')).status).toBe(404);
     expect(chose.html).toContain('id="mitid-private"');
     expect(chose.html).toContain('id="mitid-separate"');
     expectAccessibleShell(chose.html, 'en');

@@ -145,6 +145,7 @@ export function registerActivationPages(
           return c.see(`/activate/${token}/app`);
         }
         c.session.activationToken = out.activationToken;
+        c.rotate();
         return c.see('/activation');
       }
       const out = await flow.startActivation(
@@ -154,6 +155,7 @@ export function registerActivationPages(
       );
       if ('pending' in out) return c.see(`/activate/${token}/app`);
       c.session.activationToken = out.activationToken;
+      c.rotate();
       delete c.session.activated;
       return c.see('/activation');
     } catch (e) {
@@ -201,6 +203,7 @@ export function registerActivationPages(
     delete c.session.start;
     delete c.session.activated;
     c.session.activationToken = out.activationToken;
+    c.rotate();
     return '/activation';
   };
 

@@ -159,8 +159,7 @@ export function registerAdminPages(
       secure: settings.secure,
     });
     // A new page session after signing in: an id planted before does not carry over.
-    settings.sessions.end(c.sessionId);
-    settings.sessions.renew(reply, settings.secure, {});
+    c.rotate();
     return c.see('/admin');
   });
 

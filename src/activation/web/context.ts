@@ -33,9 +33,9 @@ export interface PageError {
 /** One request's view of the pages. */
 export class PageContext {
   readonly lang: Lang;
-  readonly sessionId: string;
-  readonly session: PageSession;
-  readonly csrf: string;
+  sessionId: string;
+  session: PageSession;
+  csrf: string;
 
   constructor(
     readonly req: FastifyRequest,
@@ -57,6 +57,19 @@ export class PageContext {
     this.sessionId = s.id;
     this.session = s.data;
     this.csrf = settings.sessions.csrfToken(s.id);
+  }
+
+  /**
+   * A new session id for the same session (after a login or the start of an activation): an id
+   * planted in the browser before does not carry the signed-in session.
+   */
+  rotate(): void {
+    const keep = { ...this.session };
+    this.settings.sessions.end(this.sessionId);
+    const s = this.settings.sessions.renew(this.reply, this.settings.secure, keep);
+    this.sessionId = s.id;
+    this.session = s.data;
+    this.csrf = this.settings.sessions.csrfToken(s.id);
   }
 
   /** A text in the page's language. */

@@ -91,6 +91,7 @@ export function registerLoginPages(
         mitid: p.identity.mitid,
         organisations: p.organisations.map((o) => ({ name: o.name, cvr: o.cvr })),
       };
+      c.rotate();
       return c.see('/login/done');
     }
     if (login !== undefined) {
@@ -276,6 +277,7 @@ export function registerLoginPages(
           mitid: p.identity.mitid,
           organisations: p.organisations.map((o) => ({ name: o.name, cvr: o.cvr })),
         };
+        c.rotate();
         return send(200, { done: true, next: '/login/done' });
       }
       return send(200, { done: true, next: `/login/${p.next}` });
