@@ -70,6 +70,10 @@ export async function registerWebPages(
     dev: options.dev === true,
   };
   await api.register(async (web) => {
+    // Pages are not part of the JSON API: kept out of its OpenAPI document.
+    web.addHook('onRoute', (route) => {
+      route.schema = { ...(route.schema ?? {}), hide: true };
+    });
     await web.register(cookie);
     await web.register(formbody, { bodyLimit: 64 * 1024 });
 
