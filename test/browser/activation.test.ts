@@ -76,6 +76,36 @@ describeWithTool('chromium', chromiumAvailable, 'activation in the browser', () 
     expect(state.body.user.status).toBe('activated');
   });
 
+  it('private MitID in the app: the start is approved on the phone, the QR code read from a screenshot', async () => {
+    const shots = new Shots('activation-private-app');
+    const PIN = '246810';
+    const citizen = await site.appCitizen(PIN);
+    const user = await site.user(org, { cpr: citizen.cpr });
+    const p = await page();
+    await p.goto(user.link, { waitUntil: 'load' });
+    await checkpoint(p, shots, 'activation link');
+    await clickThrough(p, '#start-activation');
+    await p.fill('#app-user-id', citizen.userId);
+    await clickThrough(p, '#submit-login-app');
+    expectPath(p, /^\/activate\/[A-Za-z0-9_-]+\/app$/);
+    await checkpoint(p, shots, 'approve in the app');
+    await expect(p.locator('#channel-code').innerText()).resolves.toMatch(/^\s*\d{4}\s*$/);
+    const seen = scanApprovalQr(await elementPng(p.locator('#code-qr')));
+    const request = await citizen.app.nextApproval({
+      requestId: seen.requestId,
+      timeoutMs: WAIT_MS,
+    });
+    await navigates(p, () =>
+      citizen.app.answer(request, { decision: 'approve', channel: seen.channel, biometric: true }),
+    );
+    // The page noticed the approval by itself.
+    expectPath(p, '/activation/choose-mitid');
+    await p.check('#mitid-private');
+    await step(p, shots, 'choose private MitID', {}, '/activation/finish');
+    const done = await finish(p, shots);
+    expect(done).toContain(org.name);
+  });
+
   it('separate MitID on a code display', async () => {
     const shots = new Shots('activation-code-display');
     const citizen = await site.citizen();
