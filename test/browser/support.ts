@@ -304,20 +304,25 @@ export class Site {
   static async start(): Promise<Site> {
     const clock = new VirtualClock();
     const dir = await mkdtemp(join(tmpdir(), 'mitid-browser-'));
-    try {
-      const port = await freePort();
-      const svc = await startService({
-        store: { dataDir: dir },
-        clock,
-        port,
-        baseUrl: `http://localhost:${port}`,
-        // Mails and SMS leave quickly, so the app's SMS wait and the mailbox see them.
-        dispatchIntervalMs: 100,
-      });
-      return new Site(clock, svc, dir);
-    } catch (e) {
-      await rm(dir, { recursive: true, force: true });
-      throw e;
+    // The base URL names the port, so the port is chosen first; another process may take it
+    // before the service listens: then a fresh one is tried (a few times, no more).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const port = await freePort();
+        const svc = await startService({
+          store: { dataDir: dir },
+          clock,
+          port,
+          baseUrl: `http://localhost:${port}`,
+          // Mails and SMS leave quickly, so the app's SMS wait and the mailbox see them.
+          dispatchIntervalMs: 100,
+        });
+        return new Site(clock, svc, dir);
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 'listen-failed' && attempt < 3) continue;
+        await rm(dir, { recursive: true, force: true });
+        throw e;
+      }
     }
   }
 
