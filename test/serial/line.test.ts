@@ -359,10 +359,11 @@ describeWithTool(
         await far.write('#1 OK echo=stale\nOK echo=untagged\n* hello\n#2 OK echo=fresh\r\n');
         expect((await next).get('echo')).toBe('fresh');
         // An answer that breaks the protocol is a protocol error, not a guess.
-        const bad = client.read();
+        // Its handler is attached at once: the refusal may come before the write below returns.
+        const bad = failure(client.read());
         await far.waitFor((l) => l.startsWith('#3'));
         await far.write('#3 OK on=1 code=12ab time=1\n');
-        expect((await failure(bad)).code).toBe('protocol');
+        expect((await bad).code).toBe('protocol');
       } finally {
         await far.close();
         await client.close();
