@@ -34,7 +34,7 @@ const da = {
     'Her kan du prøve hele aktiveringen af en bruger i MitID Erhverv med emulerede MitID-enheder: kodeviser, kodeoplæser, chip og app.',
   landingHowTitle: 'Sådan kommer du i gang',
   landingStep1:
-    'Opret en organisation med en brugeradministrator med kommandolinjen (mitid-sim admin …) eller kør demoen (mitid-sim demo), og log på administrationen med administratorens token.',
+    'En ny datamappe får en sandkasse, når mitid-sim serve starter: se Sandkassen herunder. Ellers opret en organisation med en brugeradministrator med kommandolinjen (mitid-sim org create --cvr … --name … --admin-name … --admin-email …, derefter mitid-sim admin token --cvr …), og log på administrationen med administratorens token.',
   landingStep2:
     'Opret en bruger med CPR-nummer eller fødselsdato. Brugeren får en aktiverings-e-mail.',
   landingStep3: 'Åbn e-mailen i postkassen og følg linket “Start aktivering”.',
@@ -42,6 +42,8 @@ const da = {
     'Log på med det private MitID, vælg privat eller separat MitID, og følg trinnene til “Afslut aktivering”. SMS-koder ses under SMS.',
   landingStep5: 'Log bagefter på med det nye MitID under “Log på”.',
   landingLinks: 'Genveje',
+  linkSandbox: 'Sandkassen (udviklerværktøj)',
+  linkDevices: 'Emulerede enheder (udviklerværktøj)',
   linkMailbox: 'Postkassen (udviklerværktøj)',
   linkSms: 'SMS-udbakken (udviklerværktøj)',
   linkLogin: 'Log på med MitID',
@@ -284,7 +286,7 @@ const en: Record<TextKey, string> = {
     'Try the whole activation of a MitID Erhverv user here, with emulated MitID authenticators: code display, audio code reader, chip and app.',
   landingHowTitle: 'How to begin',
   landingStep1:
-    "Create an organisation with a user administrator with the command line (mitid-sim admin …) or run the demo (mitid-sim demo), and sign in to the administration with the administrator's token.",
+    "A new data folder gets a sandbox when mitid-sim serve starts: see The sandbox below. Otherwise create an organisation with a user administrator with the command line (mitid-sim org create --cvr … --name … --admin-name … --admin-email …, then mitid-sim admin token --cvr …), and sign in to the administration with the administrator's token.",
   landingStep2:
     'Create a user with a CPR number or a date of birth. The user receives an activation e-mail.',
   landingStep3: 'Open the e-mail in the mailbox and follow the “Start activation” link.',
@@ -292,6 +294,8 @@ const en: Record<TextKey, string> = {
     'Log in with the private MitID, choose private or separate MitID, and follow the steps to “Finish activation”. SMS codes are under SMS.',
   landingStep5: 'Afterwards, log in with the new MitID under “Log in”.',
   landingLinks: 'Shortcuts',
+  linkSandbox: 'The sandbox (developer tool)',
+  linkDevices: 'Emulated devices (developer tool)',
   linkMailbox: 'The mailbox (developer tool)',
   linkSms: 'The SMS outbox (developer tool)',
   linkLogin: 'Log in with MitID',

@@ -130,8 +130,22 @@ export async function registerWebPages(
           <ul class="links">
             ${
               settings.dev
-                ? html`<li><a id="link-mailbox" href="/dev/mailbox">${c.t('linkMailbox')}</a></li>
-                    <li><a id="link-sms" href="/dev/sms">${c.t('linkSms')}</a></li>`
+                ? html`${
+                      web.hasRoute({ method: 'GET', url: '/dev/sandbox' })
+                        ? html`<li>
+                            <a id="link-sandbox" href="/dev/sandbox">${c.t('linkSandbox')}</a>
+                          </li>`
+                        : null
+                    }
+                    <li><a id="link-mailbox" href="/dev/mailbox">${c.t('linkMailbox')}</a></li>
+                    <li><a id="link-sms" href="/dev/sms">${c.t('linkSms')}</a></li>
+                    ${
+                      web.hasRoute({ method: 'GET', url: '/dev/devices' })
+                        ? html`<li>
+                            <a id="link-devices" href="/dev/devices">${c.t('linkDevices')}</a>
+                          </li>`
+                        : null
+                    }`
                 : null
             }
             <li><a id="link-login" href="/login">${c.t('linkLogin')}</a></li>

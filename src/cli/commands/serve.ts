@@ -6,6 +6,7 @@ import { issueAdminToken } from '../../activation/sessions.js';
 import { startService } from '../../activation/service.js';
 import { addPageExtension } from '../../activation/web/extensions.js';
 import { devicePages } from '../web-devices.js';
+import { makeSandbox, sandboxPage, storeIsEmpty, type Sandbox } from '../sandbox.js';
 import type { SmtpOptions } from '../../activation/notify.js';
 import { flag, printJson, req, str, type Command } from '../command.js';
 import { resolveStoreLocation, storeHelp, storeOptions, withStore } from '../store-option.js';
@@ -44,7 +45,10 @@ Options:
   --base-url URL    public URL of the service, used in activation links and as the WebAuthn
                     origin (default http://localhost:PORT)
   --smtp HOST:PORT  send e-mail to this SMTP relay instead of the dev mailbox
-  --no-dev          do not serve /api/dev (mailbox, SMS inbox, private MitID fixtures) nor the
+  --no-dev          do not serve /api/dev (mailbox, SMS inbox, private MitID fixtures)
+  --no-sandbox      do not make the sandbox in a new data folder (an organisation "Sandkassen ApS",
+                    a private MitID with an emulated code display, a user waiting in the mailbox;
+                    /dev/sandbox shows its user ID, password and administrator token) nor the
                     developer pages (/dev/mailbox, /dev/sms, /dev/devices)
   --devices DIR     the emulated code displays and audio readers pictured at /dev/devices
                     (default: the devices directory in the data directory)
@@ -59,6 +63,7 @@ Administrators use the API with a token: mitid-sim admin token --cvr CVR`,
     'base-url': { type: 'string' },
     smtp: { type: 'string' },
     'no-dev': { type: 'boolean' },
+    'no-sandbox': { type: 'boolean' },
     devices: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -70,9 +75,13 @@ Administrators use the API with a token: mitid-sim admin token --cvr CVR`,
     const host = str(ctx, 'host');
     const listenPort = port(str(ctx, 'port'), 8080);
     const devicesDir = resolve(str(ctx, 'devices') ?? resolve(loc.dataDir, 'devices'));
-    const removePages = flag(ctx, 'no-dev')
-      ? () => undefined
-      : addPageExtension(devicePages(devicesDir));
+    let sandbox: Sandbox | undefined;
+    const removers = flag(ctx, 'no-dev')
+      ? []
+      : [addPageExtension(devicePages(devicesDir)), addPageExtension(sandboxPage(() => sandbox))];
+    const removePages = (): void => {
+      for (const remove of removers) remove();
+    };
     // The extension is read while the service is built: removed again once it is.
     const svc = await startService({
       port: listenPort,
@@ -86,11 +95,25 @@ Administrators use the API with a token: mitid-sim admin token --cvr CVR`,
         ...(loc.schema === undefined ? {} : { schema: loc.schema }),
       },
     }).finally(removePages);
+    if (!flag(ctx, 'no-dev') && !flag(ctx, 'no-sandbox') && (await storeIsEmpty(svc))) {
+      try {
+        sandbox = await makeSandbox(
+          svc,
+          loc.dataDir,
+          devicesDir,
+          baseUrl ?? `http://localhost:${svc.port}`,
+        );
+      } catch (e) {
+        await svc.close();
+        throw e;
+      }
+    }
     const facts = {
       url: svc.url,
       openapi: `${svc.url}/openapi.json`,
       store: loc.label,
       mailbox: svc.mailbox === undefined ? null : `smtp://${svc.mailbox.host}:${svc.mailbox.port}`,
+      sandbox: sandbox === undefined ? null : `${svc.url}/dev/sandbox`,
     };
     if (flag(ctx, 'json')) ctx.io.stdout(`${JSON.stringify(facts)}\n`);
     else
@@ -101,6 +124,12 @@ Administrators use the API with a token: mitid-sim admin token --cvr CVR`,
           `  pages:    ${facts.url}/`,
           `  store:    ${facts.store}`,
           `  mailbox:  ${facts.mailbox ?? 'SMTP relay ' + (str(ctx, 'smtp') ?? '')}`,
+          ...(sandbox === undefined
+            ? []
+            : [
+                `  sandbox:  ${facts.sandbox} (a new data folder: an organisation, a private MitID and a user`,
+                `            whose activation e-mail waits in the mailbox; the page says how to go on)`,
+              ]),
           'Ctrl-C stops it.',
           '',
         ].join('\n'),
