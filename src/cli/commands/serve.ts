@@ -45,11 +45,11 @@ Options:
   --base-url URL    public URL of the service, used in activation links and as the WebAuthn
                     origin (default http://localhost:PORT)
   --smtp HOST:PORT  send e-mail to this SMTP relay instead of the dev mailbox
-  --no-dev          do not serve /api/dev (mailbox, SMS inbox, private MitID fixtures)
+  --no-dev          do not serve /api/dev (mailbox, SMS inbox, private MitID fixtures) nor the
+                    developer pages (/dev/mailbox, /dev/sms, /dev/devices, /dev/sandbox)
   --no-sandbox      do not make the sandbox in a new data folder (an organisation "Sandkassen ApS",
                     a private MitID with an emulated code display, a user waiting in the mailbox;
-                    /dev/sandbox shows its user ID, password and administrator token) nor the
-                    developer pages (/dev/mailbox, /dev/sms, /dev/devices)
+                    /dev/sandbox shows its user ID, password and administrator token)
   --devices DIR     the emulated code displays and audio readers pictured at /dev/devices
                     (default: the devices directory in the data directory)
   --json            print where everything is as one JSON line
