@@ -79,6 +79,24 @@ const webauthnJson = {
   required: ['id', 'rawId', 'type', 'response'],
 } as const;
 
+/** A seed file upload (admin inventory and the dev shared inventory take the same body). */
+interface SeedUpload {
+  kind: 'code-display' | 'audio-reader';
+  file: string;
+  key?: string;
+  password?: string;
+}
+const SEED_UPLOAD_LIMIT = 8 * 1024 * 1024;
+const seedUploadSchema = obj(
+  {
+    kind: { type: 'string', enum: ['code-display', 'audio-reader'] },
+    file: str(SEED_UPLOAD_LIMIT),
+    key: str(64),
+    password: str(256),
+  },
+  ['kind', 'file'],
+);
+
 // ---------------------------------------------------------------------------------------------
 
 function errorBody(
@@ -888,24 +906,14 @@ function registerAdminRoutes(
       };
     },
   );
-  app.post<{
-    Body: { kind: 'code-display' | 'audio-reader'; file: string; key?: string; password?: string };
-  }>(
+  app.post<{ Body: SeedUpload }>(
     '/inventory/seeds',
     {
-      bodyLimit: 8 * 1024 * 1024,
+      bodyLimit: SEED_UPLOAD_LIMIT,
       schema: {
         ...T,
         summary: 'import a PSKC or OATH CSV seed file (base64), all or nothing',
-        body: obj(
-          {
-            kind: { type: 'string', enum: ['code-display', 'audio-reader'] },
-            file: str(8 * 1024 * 1024),
-            key: str(64),
-            password: str(256),
-          },
-          ['kind', 'file'],
-        ),
+        body: seedUploadSchema,
         response: responses(anyObject, 201),
       },
     },
@@ -1007,7 +1015,7 @@ function registerAdminRoutes(
 /** Imports a seed file's keys into the inventory in one transaction (all or nothing). */
 export async function importSeeds(
   flow: ActivationFlow,
-  body: { kind: 'code-display' | 'audio-reader'; file: string; key?: string; password?: string },
+  body: SeedUpload,
   organisationId: string | undefined,
   actor: { kind: 'admin' | 'system'; id?: string },
 ): Promise<string[]> {
@@ -1150,24 +1158,14 @@ function registerDevRoutes(app: FastifyInstance, flow: ActivationFlow): void {
       );
     },
   );
-  app.post<{
-    Body: { kind: 'code-display' | 'audio-reader'; file: string; key?: string; password?: string };
-  }>(
+  app.post<{ Body: SeedUpload }>(
     '/api/dev/inventory/seeds',
     {
-      bodyLimit: 8 * 1024 * 1024,
+      bodyLimit: SEED_UPLOAD_LIMIT,
       schema: {
         ...D,
         summary: 'import a seed file into the shared inventory (private MitID devices)',
-        body: obj(
-          {
-            kind: { type: 'string', enum: ['code-display', 'audio-reader'] },
-            file: str(8 * 1024 * 1024),
-            key: str(64),
-            password: str(256),
-          },
-          ['kind', 'file'],
-        ),
+        body: seedUploadSchema,
         response: responses(anyObject, 201),
       },
     },

@@ -7,6 +7,7 @@ import type { AuthenticatorKind } from '../../core/authenticator.js';
 import type { RegistrationResponseJSON } from '../../core/webauthn-json.js';
 import type { ActivationFlow, ActivationStep, ActivationView, Client } from '../flow.js';
 import {
+  appChannel,
   errorBox,
   field,
   formValue,
@@ -176,16 +177,12 @@ export function registerActivationPages(
       html`<h1>${c.t('appWaitTitle')}</h1>
         <p>${c.t('appWaitIntro')}</p>
         ${errorBox(c, err?.message)}
-        <div class="app-channel" data-poll="/activate/${token}/app/status" data-poll-method="POST">
-          ${s.qrPng === undefined ? null : html`<img id="code-qr" src="data:image/png;base64,${s.qrPng}" alt="${c.t('qrAlt')}" width="200" height="200" />`}
-          ${s.code === undefined ? null : html`<p>${c.t('channelCode')}: <strong id="channel-code" class="code">${s.code}</strong></p>`}
-          <p id="poll-status" role="status" aria-live="polite">${c.t('waiting')}</p>
-        </div>
-        <form id="app-continue" method="post" action="/activate/${token}/app">
-          ${c.csrfField()}
-          <p>${c.t('appNoJs')}</p>
-          <button id="submit-continue" type="submit">${c.t('continue')}</button>
-        </form>`,
+        ${appChannel(c, {
+          pollUrl: `/activate/${token}/app/status`,
+          continueUrl: `/activate/${token}/app`,
+          ...(s.qrPng === undefined ? {} : { qrPng: s.qrPng }),
+          ...(s.code === undefined ? {} : { code: s.code }),
+        })}`,
     );
   };
 

@@ -181,6 +181,26 @@ export function errorBox(c: PageContext, message: string | undefined): SafeHtml 
   </div>`;
 }
 
+/**
+ * What a page waiting for the MitID app shows: the QR code and the 4-digit code, a live status the
+ * script polls `pollUrl` for, and a form to go on without JavaScript.
+ */
+export function appChannel(
+  c: PageContext,
+  channel: { pollUrl: string; continueUrl: string; qrPng?: string; code?: string },
+): SafeHtml {
+  return html`<div class="app-channel" data-poll="${channel.pollUrl}" data-poll-method="POST">
+      ${channel.qrPng === undefined ? null : html`<img id="code-qr" src="data:image/png;base64,${channel.qrPng}" alt="${c.t('qrAlt')}" width="200" height="200" />`}
+      ${channel.code === undefined ? null : html`<p>${c.t('channelCode')}: <strong id="channel-code" class="code">${channel.code}</strong></p>`}
+      <p id="poll-status" role="status" aria-live="polite">${c.t('waiting')}</p>
+    </div>
+    <form id="app-continue" method="post" action="${channel.continueUrl}">
+      ${c.csrfField()}
+      <p>${c.t('appNoJs')}</p>
+      <button id="submit-continue" type="submit">${c.t('continue')}</button>
+    </form>`;
+}
+
 /** A text input with its label, help and error linkage. */
 export interface Field {
   readonly name: string;

@@ -7,6 +7,7 @@ import { AuthenticatorKinds, type AuthenticatorKind } from '../../core/authentic
 import type { AuthenticationResponseJSON } from '../../core/webauthn-json.js';
 import type { ActivationFlow, Client, LoginProgress } from '../flow.js';
 import {
+  appChannel,
   errorBox,
   field,
   formValue,
@@ -179,16 +180,12 @@ export function registerLoginPages(
           html`<h1>${c.t('loginAppTitle')}</h1>
             ${box}
             <p>${c.t('appWaitIntro')}</p>
-            <div class="app-channel" data-poll="/login/app/status" data-poll-method="POST">
-              ${login.qrPng === undefined ? null : html`<img id="code-qr" src="data:image/png;base64,${login.qrPng}" alt="${c.t('qrAlt')}" width="200" height="200" />`}
-              ${login.code === undefined ? null : html`<p>${c.t('channelCode')}: <strong id="channel-code" class="code">${login.code}</strong></p>`}
-              <p id="poll-status" role="status" aria-live="polite">${c.t('waiting')}</p>
-            </div>
-            <form id="app-continue" method="post" action="/login/app">
-              ${c.csrfField()}
-              <p>${c.t('appNoJs')}</p>
-              <button id="submit-continue" type="submit">${c.t('continue')}</button>
-            </form>`,
+            ${appChannel(c, {
+              pollUrl: '/login/app/status',
+              continueUrl: '/login/app',
+              ...(login.qrPng === undefined ? {} : { qrPng: login.qrPng }),
+              ...(login.code === undefined ? {} : { code: login.code }),
+            })}`,
         );
     }
   };
