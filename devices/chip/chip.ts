@@ -22,6 +22,7 @@ import {
   type CtapCallOptions,
   type CtapCborChannel,
   type Ctap2ClientOptions,
+  type GetAssertionParams,
   type PinUvAuthToken,
 } from './ctap2.js';
 import type { OpenChipOptions } from './open.js';
@@ -54,6 +55,19 @@ export interface ChipOptions {
 interface UvPlan {
   readonly token?: PinUvAuthToken;
   readonly uv?: boolean;
+}
+
+/** What a browser hands the relying party for one assertion. */
+function proof(r: AssertionResult, clientDataJSON: Uint8Array): WebAuthnProof {
+  const out: { -readonly [K in keyof WebAuthnProof]: WebAuthnProof[K] } = {
+    type: 'webauthn.get',
+    credentialId: r.credentialId,
+    clientDataJSON,
+    authenticatorData: r.authData,
+    signature: r.signature,
+  };
+  if (r.user) out.userHandle = r.user.id;
+  return out;
 }
 
 /** No PIN token and no built-in UV: what most logins ask for. */
@@ -243,30 +257,21 @@ export class Chip implements Authenticator<'chip'> {
             challenge.rpId,
             options,
           );
-    const params = {
+    // Built member by member (once per login): absent members stay absent.
+    const params: { -readonly [K in keyof GetAssertionParams]: GetAssertionParams[K] } = {
       rpId: challenge.rpId,
       clientDataHash,
-      ...(challenge.allowCredentials?.length ? { allowList: challenge.allowCredentials } : {}),
-      ...(plan.uv ? { uv: true } : {}),
-      ...(plan.token
-        ? {
-            pinUvAuthParam: Ctap2Client.pinUvAuthParam(plan.token, clientDataHash),
-            pinUvAuthProtocol: plan.token.protocol,
-          }
-        : {}),
     };
+    if (challenge.allowCredentials?.length) params.allowList = challenge.allowCredentials;
+    if (plan.uv) params.uv = true;
+    if (plan.token) {
+      params.pinUvAuthParam = Ctap2Client.pinUvAuthParam(plan.token, clientDataHash);
+      params.pinUvAuthProtocol = plan.token.protocol;
+    }
     const call = this.#call(options);
-    const results: AssertionResult[] = all
-      ? await this.ctap.getAssertions(params, call)
-      : [await this.ctap.getAssertion(params, call)];
-    return results.map((r) => ({
-      type: 'webauthn.get' as const,
-      credentialId: r.credentialId,
-      clientDataJSON,
-      authenticatorData: r.authData,
-      signature: r.signature,
-      ...(r.user ? { userHandle: r.user.id } : {}),
-    }));
+    if (!all) return [proof(await this.ctap.getAssertion(params, call), clientDataJSON)];
+    const results = await this.ctap.getAssertions(params, call);
+    return results.map((r) => proof(r, clientDataJSON));
   }
 
   /**

@@ -182,6 +182,17 @@ const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isS
 const isInts = (v: unknown): v is number[] => Array.isArray(v) && v.every(isInt);
 const isArray = (v: unknown): v is unknown[] => Array.isArray(v);
 
+/**
+ * A PublicKeyCredentialDescriptor as CTAP sends it: a map with its keys in canonical order, which
+ * the encoder writes as it goes (a plain object is sorted first).
+ */
+function credentialDescriptor(id: Uint8Array): Map<string, unknown> {
+  return new Map<string, unknown>([
+    ['id', id],
+    ['type', 'public-key'],
+  ]);
+}
+
 function malformed(what: string): DeviceError {
   return new DeviceError('bad-ctap-response', `the authenticator's answer is malformed: ${what}`);
 }
@@ -248,10 +259,11 @@ export class Ctap2Client {
     name: string,
     options: CtapCallOptions = {},
   ): Promise<CborMap | undefined> {
+    // Pooled: the request goes to the channel and the wire, and is kept only for busy retries.
     const request =
       params === undefined
         ? Uint8Array.of(command)
-        : encodeCbor(params, { prefix: Uint8Array.of(command) });
+        : encodeCbor(params, { prefix: Uint8Array.of(command), pooled: true });
     let pause = this.#busyBackoffMs;
     for (let attempt = 0; ; attempt++) {
       let answer: Uint8Array;
@@ -381,11 +393,7 @@ export class Ctap2Client {
       [1, p.rpId],
       [2, p.clientDataHash],
     ]);
-    if (p.allowList?.length)
-      params.set(
-        3,
-        p.allowList.map((id) => ({ id, type: 'public-key' })),
-      );
+    if (p.allowList?.length) params.set(3, p.allowList.map(credentialDescriptor));
     if (p.extensions && Object.keys(p.extensions).length) params.set(4, p.extensions);
     const o: Record<string, boolean> = {};
     if (p.up === false) o.up = false;

@@ -166,6 +166,8 @@ export function attestationObject(fmt: string, authData: Uint8Array, attStmt: un
  * port or path), and the origin's host is it or one of its subdomains (WebAuthn §5.1.3 step 8).
  */
 export function checkRpId(rpId: string, origin: string): void {
+  // A login loop asks about the same pair over and over; the last pair that passed is remembered.
+  if (rpId === lastRpCheck.rpId && origin === lastRpCheck.origin && rpId !== '') return;
   if (
     typeof rpId !== 'string' ||
     !/^[a-z0-9.-]{1,253}$/i.test(rpId) ||
@@ -182,4 +184,8 @@ export function checkRpId(rpId: string, origin: string): void {
       `relying party ID ${rpId} does not match the origin ${origin}`,
     );
   }
+  lastRpCheck = { rpId, origin };
 }
+
+/** The last RP ID and origin {@link checkRpId} accepted. */
+let lastRpCheck: { readonly rpId: string; readonly origin: string } = { rpId: '', origin: '' };

@@ -17,6 +17,7 @@ import {
   type CtapHidApplication,
   type CtapHidReply,
 } from '../../src/ctap/ctaphid.js';
+import { pooledBytes } from '../../src/ctap/pool.js';
 import { CtapError, CtapStatus } from '../../src/ctap/status.js';
 import {
   Cose,
@@ -171,13 +172,23 @@ function status(code: number): Uint8Array {
 
 const OK_PREFIX = Uint8Array.of(CtapStatus.CTAP2_OK);
 
+/** A success answer: the status byte and the CBOR body, pooled (it only goes to the wire). */
 function ok(body?: unknown): Uint8Array {
-  return body === undefined ? Uint8Array.of(0) : encodeCbor(body, { prefix: OK_PREFIX });
+  return body === undefined
+    ? Uint8Array.of(0)
+    : encodeCbor(body, { prefix: OK_PREFIX, pooled: true });
 }
 
 /** The bytes as a string, one character per byte: a cheap exact Map key. */
 function latin1(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+/** Byte-wise equality of public bytes (credential IDs, RP ID hashes); nothing secret. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function u32(n: number): Uint8Array {
@@ -227,6 +238,12 @@ export class ChipAuthenticator implements CtapHidApplication {
    * stands for a successful open of exactly these bytes under the current wrap key.
    */
   readonly #keyCache = new Map<string, CachedKey>();
+  /**
+   * The entry of #keyCache used last and the bytes it was found by, checked before the map: a
+   * login loop names the same credential every time, and comparing 95 bytes is cheaper than
+   * making the map's string key. Always the map's most recent entry, or null.
+   */
+  #lastOpened: { id: Uint8Array; rpIdHash: Uint8Array; key: CachedKey } | null = null;
   /** The last RP ID and its hash: assertions mostly repeat the same RP. */
   #rpIdHashCache: { rpId: string; hash: Uint8Array } | null = null;
 
@@ -276,6 +293,7 @@ export class ChipAuthenticator implements CtapHidApplication {
     this.#enumCreds = null;
     this.#lastPress = -Infinity;
     this.#keyCache.clear();
+    this.#lastOpened = null;
   }
 
   /** The user touches the button. */
@@ -459,6 +477,26 @@ export class ChipAuthenticator implements CtapHidApplication {
 
   #openCredential(id: Uint8Array, rpIdHash: Uint8Array): OpenedCredential | null {
     if (id.length !== CRED_ID_LENGTH || id[0] !== CRED_ID_VERSION) return null;
+    const last = this.#lastOpened;
+    const opened =
+      last !== null && sameBytes(last.id, id) && sameBytes(last.rpIdHash, rpIdHash)
+        ? last.key
+        : this.#openCredentialKey(id, rpIdHash);
+    if (opened === null) return null;
+    // Looked up every time: a discoverable credential may have been deleted or renamed since.
+    const resident = this.#s.credentials.length > 0 ? this.#resident(id) : undefined;
+    const out: Mutable<OpenedCredential> = {
+      id: new Uint8Array(id),
+      key: opened.key,
+      credProtect: opened.credProtect,
+      hmacSecret: opened.hmacSecret,
+    };
+    if (resident) out.resident = resident;
+    return out;
+  }
+
+  /** The key sealed in credential ID `id` for `rpIdHash`, from #keyCache or opened now. */
+  #openCredentialKey(id: Uint8Array, rpIdHash: Uint8Array): CachedKey | null {
     const cacheKey = latin1(id) + latin1(rpIdHash);
     let opened = this.#keyCache.get(cacheKey);
     if (opened) {
@@ -482,16 +520,8 @@ export class ChipAuthenticator implements CtapHidApplication {
       }
     }
     this.#keyCache.set(cacheKey, opened);
-    // Looked up every time: a discoverable credential may have been deleted or renamed since.
-    const resident = this.#s.credentials.length > 0 ? this.#resident(id) : undefined;
-    const out: Mutable<OpenedCredential> = {
-      id: new Uint8Array(id),
-      key: opened.key,
-      credProtect: opened.credProtect,
-      hmacSecret: opened.hmacSecret,
-    };
-    if (resident) out.resident = resident;
-    return out;
+    this.#lastOpened = { id: new Uint8Array(id), rpIdHash: new Uint8Array(rpIdHash), key: opened };
+    return opened;
   }
 
   #resident(id: Uint8Array): ResidentCredential | undefined {
@@ -834,7 +864,8 @@ export class ChipAuthenticator implements CtapHidApplication {
     } else {
       // No attested data, no extensions: rpIdHash ‖ flags ‖ signCount, written straight into the
       // buffer that is signed (authData ‖ clientDataHash, WebAuthn §6.3.3 step 11).
-      signed = new Uint8Array(37 + clientDataHash.length);
+      // Pooled: the bytes are signed and encoded into the answer here, and kept nowhere.
+      signed = pooledBytes(37 + clientDataHash.length);
       signed.set(rpIdHash, 0);
       signed[32] = flags;
       const n = this.#s.signCount;
@@ -1084,6 +1115,7 @@ export class ChipAuthenticator implements CtapHidApplication {
       // A new wrap key: every credential made before the reset stops working.
       this.#s.wrapKey = toHex(this.#env.random(32));
       this.#keyCache.clear();
+      this.#lastOpened = null;
       this.#token = null;
       this.#keyAgreement = generateP256(this.#env.random);
       this.#persist();

@@ -1,4 +1,5 @@
 /** CBOR (RFC 8949) with the CTAP2 canonical form (CTAP 2.1 §8), strict by default. */
+import { pooledBytes } from './pool.js';
 import { CtapError, CtapStatus } from './status.js';
 
 /** A map key CTAP uses: an integer or a text string (CTAP 2.1 §8 allows no other key types). */
@@ -126,6 +127,13 @@ class Writer {
   }
   result(): Uint8Array {
     return this.#buf.slice(0, this.#len);
+  }
+  /** The bytes written, copied into a pooled buffer (see {@link pooledBytes}). */
+  pooledResult(): Uint8Array {
+    const out = pooledBytes(this.#len);
+    const buf = this.#buf;
+    for (let i = 0; i < out.length; i++) out[i] = buf[i]!;
+    return out;
   }
 }
 
@@ -437,7 +445,7 @@ export function encodeCbor(value: unknown, options: CborEncodeOptions = {}): Uin
   try {
     if (options.prefix !== undefined) w.bytes(options.prefix);
     encodeInto(w, value, 0);
-    return w.result();
+    return options.pooled === true ? w.pooledResult() : w.result();
   } finally {
     if (own) {
       scratchInUse = false;
@@ -458,6 +466,11 @@ export interface CborEncodeOptions {
    * message is built in one buffer instead of being copied behind its first byte.
    */
   readonly prefix?: Uint8Array;
+  /**
+   * The result shares its ArrayBuffer with other short-lived buffers (see {@link pooledBytes}):
+   * cheaper for a message that goes straight to the wire and is not handed to anyone else.
+   */
+  readonly pooled?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { MitidError, type Clock, type MitidErrorOptions } from '../core/index.js';
 import type { HidTransport } from '../hid/port.js';
+import { pooledBytes } from './pool.js';
 
 /** Report size on full-speed USB (CTAP 2.1 §11.2.4). */
 export const CTAPHID_REPORT_SIZE = 64;
@@ -234,7 +235,9 @@ export class Reassembler {
       if (bcnt <= CTAPHID_INIT_DATA) {
         return { type: 'complete', cid, cmd, payload: report.slice(7, 7 + bcnt) };
       }
-      const data = new Uint8Array(bcnt);
+      // The message stays inside the device (its application decodes it and copies what it
+      // keeps), so it is carved from the pool rather than given memory of its own.
+      const data = pooledBytes(bcnt);
       // A report shorter than 64 bytes carries less (the framing is checked, not the size).
       const got = Math.min(CTAPHID_INIT_DATA, report.length - 7);
       copyBytes(data, 0, report, 7, got);
