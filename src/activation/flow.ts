@@ -32,9 +32,11 @@ import type {
   Organisation,
   Repositories,
 } from './store/repositories.js';
+import { auditSteps, rateLimitSteps } from './store/repositories.js';
 import { hashPassword, verifyPassword } from './store/secrets.js';
+import { runSteps, type StepContext, type Steps } from './store/steps.js';
 import type { Store } from './store/store.js';
-import { checkUserCode, findIdentity, otpAttempt } from './validate.js';
+import { checkUserCodeSteps, findIdentity, otpAttempt } from './validate.js';
 import { assertNoViolations } from './violations.js';
 import type { ChipBinding, ChipVerifier } from './webauthn.js';
 
@@ -303,23 +305,28 @@ export class ActivationFlow {
     return runRefusable(this.store, fn);
   }
 
-  async #limit(tx: Repositories, client: Client, userKey?: string): Promise<Refusal | undefined> {
+  #limit(tx: Repositories, client: Client, userKey?: string): Promise<Refusal | undefined> {
+    return runSteps(tx.db, tx.engine, this.#limitSteps(tx, client, userKey));
+  }
+
+  /** Counts a request per address (and per user, given `userKey`); a refusal when one is over. */
+  *#limitSteps(ctx: StepContext, client: Client, userKey?: string): Steps<Refusal | undefined> {
     // Both counts in one upsert; each is counted whether or not the other is over.
-    const [a, u] = await tx.rateLimits.hitMany([
+    const [a, u] = yield* rateLimitSteps(ctx, [
       { key: `addr:${client.address}`, ...this.limits.perAddress },
       ...(userKey === undefined ? [] : [{ key: `user:${userKey}`, ...this.limits.perUser }]),
     ]);
     if (a === undefined) throw new Error('the address limit was not counted');
     const over = !a.allowed ? a : u !== undefined && !u.allowed ? u : undefined;
     if (over === undefined) return undefined;
-    await tx.audit.record({
+    yield* auditSteps(ctx, {
       actor: { kind: 'anonymous' },
       action: 'rate-limit',
       outcome: 'refused',
       detail: { scope: over === a ? 'address' : 'user' },
     });
     return refuse(429, 'rate-limited', 'Too many requests. Wait a moment and try again.', {
-      retryAfterMs: Math.max(0, over.resetAt - tx.now),
+      retryAfterMs: Math.max(0, over.resetAt - ctx.now),
     });
   }
 
@@ -1453,22 +1460,31 @@ export class ActivationFlow {
     input: { userId: string; code: string },
     client: Client,
   ): Promise<{ verified: boolean }> {
-    return this.#run(async (tx) => {
-      const limited = await this.#limit(tx, client, safeKey(input.userId));
-      if (limited) return limited;
-      // Whose user ID it is and their device in one lookup; the same check as #otpLogin's.
-      const { who, out } = await checkUserCode(tx, this.#otp, input.userId, input.code);
-      if (!out.ok)
-        await tx.audit.record({
-          actor: { kind: who?.kind ?? 'anonymous', id: who?.id ?? null },
-          action: 'validate',
-          outcome: 'refused',
-          subjectId: who?.id ?? null,
-          serial: 'serial' in out ? (out.serial ?? null) : null,
-          detail: { reason: out.reason },
-        });
-      return { verified: out.ok };
-    });
+    // Steps, so that on SQLite the whole check runs in one turn (the relying parties' hot path).
+    const out = await this.store.steps((ctx) => this.#validateSteps(ctx, input, client));
+    if (out instanceof Refusal) throw out.error;
+    return out;
+  }
+
+  *#validateSteps(
+    ctx: StepContext,
+    input: { userId: string; code: string },
+    client: Client,
+  ): Steps<{ verified: boolean } | Refusal> {
+    const limited = yield* this.#limitSteps(ctx, client, safeKey(input.userId));
+    if (limited) return limited;
+    // Whose user ID it is and their device in one lookup; the same check as #otpLogin's.
+    const { who, out } = yield* checkUserCodeSteps(ctx, this.#otp, input.userId, input.code);
+    if (!out.ok)
+      yield* auditSteps(ctx, {
+        actor: { kind: who?.kind ?? 'anonymous', id: who?.id ?? null },
+        action: 'validate',
+        outcome: 'refused',
+        subjectId: who?.id ?? null,
+        serial: 'serial' in out ? (out.serial ?? null) : null,
+        detail: { reason: out.reason },
+      });
+    return { verified: out.ok };
   }
 }
 

@@ -4,11 +4,16 @@
  * replay and lockout update, in few hand-written statements inside the caller's transaction.
  */
 import type { OtpBinding, OtpVerifier } from '../otp/verify.js';
-import { bindingFromKey } from '../otp/verify.js';
 import { lockoutStatus } from './lockout.js';
 import { userIdKey } from './rules.js';
 import { Statement } from './store/db.js';
-import type { Repositories } from './store/repositories.js';
+import {
+  openOtpKey,
+  recordAttemptSteps,
+  StoreRuleError,
+  type Repositories,
+} from './store/repositories.js';
+import { rows, runSteps, type StepContext, type Steps } from './store/steps.js';
 
 /** The device kinds that show a one-time code. */
 export type OtpKind = 'code-display' | 'audio-reader';
@@ -29,7 +34,7 @@ export type OtpVerifiers = Readonly<Record<OtpKind, OtpVerifier>>;
 
 // Every MitID user ID is in one table (its primary key); a business user's row says whether the
 // separate MitID is in use. One lookup answers both.
-const IDENTITY = new Statement(
+const IDENTITY = new Statement<IdentityRow>(
   'select u.owner_kind, u.owner_id, b.id as b_id, b.status as b_status, b.mitid_kind as b_mitid_kind' +
     ' from user_ids u left join business_users b' +
     " on u.owner_kind = 'business-user' and b.id = u.owner_id" +
@@ -54,8 +59,8 @@ export async function findIdentity(
 ): Promise<Identity | undefined> {
   const key = lookupKey(userId);
   if (key === undefined) return undefined;
-  const { rows } = await tx.db.executeQuery<IdentityRow>(IDENTITY.compile(tx.engine, [key]));
-  return identityOf(tx, rows[0]);
+  const { rows: found } = await tx.db.executeQuery(IDENTITY.compile(tx.engine, [key]));
+  return identityOf(found[0]);
 }
 
 /** The key a typed user ID is looked up by; undefined when it cannot be a user ID. */
@@ -69,14 +74,11 @@ function lookupKey(userId: unknown): string | undefined {
 }
 
 /** Whose MitID a user_ids row (joined with its business user) names, if it is in use. */
-async function identityOf(
-  tx: Repositories,
-  row: IdentityRow | undefined,
-): Promise<Identity | undefined> {
+function identityOf(row: IdentityRow | undefined): Identity | undefined {
   if (row === undefined) return undefined;
   if (row.owner_kind === 'citizen') return { kind: 'citizen', id: row.owner_id };
-  // A user ID whose business user is gone: the repository says so, as it always has.
-  if (row.b_id === null) await tx.users.get(row.owner_id);
+  // A user ID whose business user is gone: refused as the user repository refuses it.
+  if (row.b_id === null) throw new StoreRuleError('unknown-user', 'no such user');
   return row.b_status === 'activated' && row.b_mitid_kind === 'separate'
     ? { kind: 'business-user', id: row.owner_id }
     : undefined;
@@ -91,13 +93,15 @@ const ACTIVE_OTP = "a.status = 'active' and a.kind in ('code-display', 'audio-re
 const OTP_DEVICE_SELECT =
   `select ${DEVICE_COLUMNS} from authenticators a ${INVENTORY_JOIN}` +
   ` where a.owner_kind = ? and a.owner_id = ? and ${ACTIVE_OTP}`;
-const OTP_DEVICE = new Statement(`${OTP_DEVICE_SELECT} order by a.created_at limit 1`);
-const OTP_DEVICE_BY_ID = new Statement(
+const OTP_DEVICE = new Statement<OtpDeviceRow>(
+  `${OTP_DEVICE_SELECT} order by a.created_at limit 1`,
+);
+const OTP_DEVICE_BY_ID = new Statement<OtpDeviceRow>(
   `${OTP_DEVICE_SELECT} and a.id = ? order by a.created_at limit 1`,
 );
 // Both lookups of a validate call in one: whose user ID it is and that owner's OTP device (the
 // device columns are null when there is none; they are used only when the identity is in use).
-const IDENTITY_AND_DEVICE = new Statement(
+const IDENTITY_AND_DEVICE = new Statement<IdentityRow & NullableDeviceRow>(
   'select u.owner_kind, u.owner_id, b.id as b_id, b.status as b_status,' +
     ` b.mitid_kind as b_mitid_kind, ${DEVICE_COLUMNS}` +
     ' from user_ids u left join business_users b' +
@@ -146,21 +150,27 @@ export interface OtpAttemptInput {
  * for good). The seed is opened for this check only and wiped after it. Runs inside the caller's
  * transaction, which must be the one that commits the update.
  */
-export async function otpAttempt(
+export function otpAttempt(
   tx: Repositories,
   verifiers: OtpVerifiers,
   input: OtpAttemptInput,
 ): Promise<OtpAttempt> {
-  const { rows } = await tx.db.executeQuery<OtpDeviceRow>(
+  return runSteps(tx.db, tx.engine, otpAttemptSteps(tx, verifiers, input));
+}
+
+/** The steps of {@link otpAttempt}. */
+function* otpAttemptSteps(
+  ctx: StepContext,
+  verifiers: OtpVerifiers,
+  input: OtpAttemptInput,
+): Steps<OtpAttempt> {
+  const found = yield* rows(
+    input.authenticatorId === undefined ? OTP_DEVICE : OTP_DEVICE_BY_ID,
     input.authenticatorId === undefined
-      ? OTP_DEVICE.compile(tx.engine, [input.ownerKind, input.ownerId])
-      : OTP_DEVICE_BY_ID.compile(tx.engine, [
-          input.ownerKind,
-          input.ownerId,
-          input.authenticatorId,
-        ]),
+      ? [input.ownerKind, input.ownerId]
+      : [input.ownerKind, input.ownerId, input.authenticatorId],
   );
-  return attemptOn(tx, verifiers, rows[0], input);
+  return yield* attemptSteps(ctx, verifiers, found[0], input);
 }
 
 /** A validate call's outcome: whose user ID it was (if it is in use) and the check. */
@@ -174,24 +184,29 @@ export interface CodeCheck {
  * {@link otpAttempt} on their OTP device, with the two lookups made in one statement. A user ID
  * that is not in use is refused as `unknown-user-id` and no device is touched.
  */
-export async function checkUserCode(
+export function checkUserCode(
   tx: Repositories,
   verifiers: OtpVerifiers,
   userId: unknown,
   code: unknown,
 ): Promise<CodeCheck> {
+  return runSteps(tx.db, tx.engine, checkUserCodeSteps(tx, verifiers, userId, code));
+}
+
+/** The steps of {@link checkUserCode}, for a caller that runs them in its own transaction. */
+export function* checkUserCodeSteps(
+  ctx: StepContext,
+  verifiers: OtpVerifiers,
+  userId: unknown,
+  code: unknown,
+): Steps<CodeCheck> {
   const key = lookupKey(userId);
-  const { rows } =
-    key === undefined
-      ? { rows: [] }
-      : await tx.db.executeQuery<IdentityRow & NullableDeviceRow>(
-          IDENTITY_AND_DEVICE.compile(tx.engine, [key]),
-        );
-  const row = rows[0];
-  const who = await identityOf(tx, row);
+  const found = key === undefined ? [] : yield* rows(IDENTITY_AND_DEVICE, [key]);
+  const row = found[0];
+  const who = identityOf(row);
   if (who === undefined) return { who, out: { ok: false, reason: 'unknown-user-id' } };
   const device = row !== undefined && row.id !== null ? (row as OtpDeviceRow) : undefined;
-  const out = await attemptOn(tx, verifiers, device, {
+  const out = yield* attemptSteps(ctx, verifiers, device, {
     ownerKind: who.kind,
     ownerId: who.id,
     code,
@@ -203,12 +218,12 @@ export async function checkUserCode(
 type NullableDeviceRow = { [K in keyof OtpDeviceRow]: OtpDeviceRow[K] | null };
 
 /** {@link otpAttempt} on the device row read for it in this transaction. */
-async function attemptOn(
-  tx: Repositories,
+function* attemptSteps(
+  ctx: StepContext,
   verifiers: OtpVerifiers,
   row: OtpDeviceRow | undefined,
   input: OtpAttemptInput,
-): Promise<OtpAttempt> {
+): Steps<OtpAttempt> {
   if (row === undefined) return { ok: false, reason: 'no-otp-device' };
   const a = {
     id: row.id,
@@ -217,37 +232,35 @@ async function attemptOn(
     blockedUntil: row.blocked_until === null ? null : Number(row.blocked_until),
     blockedAt: row.blocked_at === null ? null : Number(row.blocked_at),
   };
-  const status = lockoutStatus(a, tx.now);
+  const status = lockoutStatus(a, ctx.now);
   if (status !== 'open') return { ok: false, reason: status, serial: row.serial };
   const state = JSON.parse(row.state) as OtpBinding['state'];
-  const key = tx.inventory.openOtpKey(row.kind, row.serial, row.seed_sealed, row.params);
+  const key = openOtpKey(ctx.secrets, row.kind, row.serial, row.seed_sealed, row.params);
   if (key === undefined) return { ok: false, reason: 'seed-missing', serial: row.serial };
-  let binding: OtpBinding;
+  let out: ReturnType<OtpVerifier['verifyKey']>;
   try {
-    binding = { ...bindingFromKey(key), state } as OtpBinding;
+    out = verifiers[row.kind].verifyKey(
+      key,
+      state,
+      {
+        type: 'otp',
+        serial: row.serial,
+        code: typeof input.code === 'string' ? input.code : '',
+        deviceTime: ctx.now,
+      },
+      { now: ctx.now },
+    );
   } finally {
     key.secret.fill(0);
   }
-  const out = await verifiers[row.kind].verify(
-    binding,
-    {
-      type: 'otp',
-      serial: row.serial,
-      code: typeof input.code === 'string' ? input.code : '',
-      deviceTime: tx.now,
-    },
-    { now: tx.now },
-  );
   const verified = out.verified && input.passwordOk;
   if (verified && input.partial === true) {
     // The code is used up (replay state), but the failure counters reset only when the whole
     // login succeeds: a wrong password after a right code must still count.
-    await tx.db.executeQuery(
-      USE_UP_CODE.compile(tx.engine, [JSON.stringify(out.binding.state), tx.now, row.id]),
-    );
+    yield* rows(USE_UP_CODE, [JSON.stringify(out.state), ctx.now, row.id]);
     return { ok: true, serial: row.serial };
   }
-  await tx.authenticators.recordAttemptOn(a, verified, out.verified ? out.binding.state : state);
+  yield* recordAttemptSteps(ctx, a, verified, out.verified ? out.state : state);
   if (verified) return { ok: true, serial: row.serial };
   return {
     ok: false,

@@ -7,6 +7,7 @@ import type {
   Verifier,
   VerifyContext,
   VerifyOutcome,
+  VerifyReason,
 } from '../core/authenticator.js';
 import type { HashAlgorithm, OtpKey, TotpParams } from './types.js';
 import { prepareOtpKey } from './verify-engine.js';
@@ -181,52 +182,116 @@ export class OtpVerifier<K extends OtpDeviceKind = OtpDeviceKind> implements Ver
     return { verified: check.ok, reason: check.reason, binding: check.ok ? next : binding };
   }
 
+  /**
+   * {@link verify} for a service that keeps the key package (its seed sealed in an inventory) and
+   * the replay/drift state apart: checks a login code against `key` and `state` at once, with no
+   * binding to build, and answers the state to store. `key.secret` stays the caller's to wipe.
+   */
+  verifyKey(
+    key: OtpKey,
+    state: OtpBinding['state'],
+    proof: OtpProof,
+    context: VerifyContext,
+  ): {
+    readonly verified: boolean;
+    readonly reason: VerifyReason;
+    readonly state: OtpBinding['state'];
+  } {
+    if (typeof key !== 'object' || key === null || !(key.secret instanceof Uint8Array))
+      throw new OtpError('bad-key', 'key must be an OtpKey with a secret');
+    if (typeof state !== 'object' || state === null)
+      throw new OtpError('bad-binding', 'binding must carry a state');
+    const p: unknown = proof;
+    if (!isOtpMessage(p)) return { verified: false, reason: 'malformed', state };
+    const material: Material =
+      key.type === 'totp'
+        ? {
+            ...key,
+            type: 'totp',
+            period: key.period ?? 30,
+            t0: key.t0 ?? 0,
+            state: state as TotpState,
+          }
+        : { ...key, type: 'hotp', state: state as HotpState };
+    return this.#checkMaterial(material, p, context, false);
+  }
+
   #check(
     binding: OtpBinding,
     message: { serial: string; code: string },
     context: VerifyContext,
     atBind: boolean,
   ): VerifyOutcome<OtpBinding> {
-    checkContext(context);
-    // The serial is compared in constant time, and the code is checked whatever it says, so
-    // a wrong serial costs what a wrong code costs.
-    const serialOk = constantTimeEqualString(message.serial, binding.serial);
     const secret = decodeSecret(binding.secret);
-    let check: TotpCheck | HotpCheck;
-    let next: OtpBinding;
     // The decoded secret is wiped however the check ends (a bad state or time throws).
     try {
-      if (binding.type === 'totp') {
-        const params: TotpParams = {
-          secret,
-          algorithm: binding.algorithm,
-          digits: binding.digits,
-          period: binding.period,
-          t0: binding.t0,
-        };
-        const c = verifyTotp(params, binding.state, message.code, context.now, {
-          window: atBind ? this.#opts.bindWindow : this.#opts.window,
-          maxDriftSteps: this.#opts.maxDriftSteps,
-        });
-        check = c;
-        next = { ...binding, state: c.state };
-      } else {
-        const c = verifyHotp(
-          { secret, algorithm: binding.algorithm, digits: binding.digits },
-          binding.state,
-          message.code,
-          { lookAhead: atBind ? this.#opts.bindLookAhead : this.#opts.lookAhead },
-        );
-        check = c;
-        next = { ...binding, state: c.state };
-      }
+      const c = this.#checkMaterial({ ...binding, secret }, message, context, atBind);
+      return {
+        verified: c.verified,
+        reason: c.reason,
+        binding: c.verified ? ({ ...binding, state: c.state } as OtpBinding) : binding,
+      };
     } finally {
       secret.fill(0);
     }
-    if (!serialOk) return { verified: false, reason: 'unknown-credential', binding };
-    return { verified: check.ok, reason: check.reason, binding: check.ok ? next : binding };
+  }
+
+  #checkMaterial(
+    m: Material,
+    message: { serial: string; code: string },
+    context: VerifyContext,
+    atBind: boolean,
+  ): { verified: boolean; reason: VerifyReason; state: OtpBinding['state'] } {
+    checkContext(context);
+    // The serial is compared in constant time, and the code is checked whatever it says, so
+    // a wrong serial costs what a wrong code costs.
+    const serialOk = constantTimeEqualString(message.serial, m.serial);
+    let check: TotpCheck | HotpCheck;
+    if (m.type === 'totp') {
+      const params: TotpParams = {
+        secret: m.secret,
+        algorithm: m.algorithm,
+        digits: m.digits,
+        period: m.period,
+        t0: m.t0,
+      };
+      check = verifyTotp(params, m.state, message.code, context.now, {
+        window: atBind ? this.#opts.bindWindow : this.#opts.window,
+        maxDriftSteps: this.#opts.maxDriftSteps,
+      });
+    } else {
+      check = verifyHotp(
+        { secret: m.secret, algorithm: m.algorithm, digits: m.digits },
+        m.state,
+        message.code,
+        { lookAhead: atBind ? this.#opts.bindLookAhead : this.#opts.lookAhead },
+      );
+    }
+    if (!serialOk) return { verified: false, reason: 'unknown-credential', state: m.state };
+    return { verified: check.ok, reason: check.reason, state: check.ok ? check.state : m.state };
   }
 }
+
+/** What a code is checked against: parameters, the raw secret and the replay/drift state. */
+type Material =
+  | {
+      readonly type: 'totp';
+      readonly serial: string;
+      readonly secret: Uint8Array;
+      readonly algorithm: HashAlgorithm;
+      readonly digits: number;
+      readonly period: number;
+      readonly t0: number;
+      readonly state: TotpState;
+    }
+  | {
+      readonly type: 'hotp';
+      readonly serial: string;
+      readonly secret: Uint8Array;
+      readonly algorithm: HashAlgorithm;
+      readonly digits: number;
+      readonly state: HotpState;
+    };
 
 /** The binding a key package starts as (no code accepted yet). Throws OtpError on a bad key. */
 export function bindingFromKey(key: OtpKey): OtpBinding {

@@ -22,13 +22,17 @@ import pg from 'pg';
 import { ActivationError } from '../violations.js';
 import { StoreError, migrateToLatest, type Engine } from './migrations.js';
 import type { Database } from './schema.js';
+import type { Query, Steps } from './steps.js';
 
 export { StoreError };
 
 /** What we use of a better-sqlite3 connection (kysely's interface plus pragmas). */
 interface BetterSqliteDatabase extends SqliteDatabase {
   pragma(source: string): unknown;
+  /** True while a transaction is open on the connection. */
+  readonly inTransaction: boolean;
 }
+type PreparedStatement = ReturnType<SqliteDatabase['prepare']>;
 // better-sqlite3 ships no types of its own; kysely's SqliteDatabase describes what the dialect uses.
 const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as new (
   file: string,
@@ -40,10 +44,13 @@ const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as new (
  * re-prepared by SQLite itself when the schema changes, so a cached one never goes stale.
  */
 function withStatementCache(db: BetterSqliteDatabase, max = 512): BetterSqliteDatabase {
-  const cache = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
+  const cache = new Map<string, PreparedStatement>();
   return {
     close: () => db.close(),
     pragma: (source: string) => db.pragma(source),
+    get inTransaction() {
+      return db.inTransaction;
+    },
     prepare(text: string) {
       let st = cache.get(text);
       if (st === undefined) {
@@ -64,18 +71,127 @@ function withStatementCache(db: BetterSqliteDatabase, max = 512): BetterSqliteDa
  * compiling a query each time costs more than running it. The text uses `?` placeholders (never
  * inside a literal); PostgreSQL gets them numbered (`$1`, `$2`, …) once, here.
  */
-export class Statement {
-  readonly #sqlite: string;
+export class Statement<Row = Record<string, unknown>> {
+  /** The text as SQLite takes it. */
+  readonly sqlite: string;
   readonly #postgres: string;
+  /** Only for the type checker: the shape of the rows the statement returns. */
+  declare readonly row?: Row;
   constructor(text: string) {
-    this.#sqlite = text;
+    this.sqlite = text;
     let n = 0;
     this.#postgres = text.replace(/\?/g, () => `$${++n}`);
   }
 
   /** The statement with `parameters`, ready for `executeQuery` on a connection of `engine`. */
-  compile(engine: Engine, parameters: unknown[]): CompiledQuery {
-    return CompiledQuery.raw(engine === 'postgres' ? this.#postgres : this.#sqlite, parameters);
+  compile(engine: Engine, parameters: readonly unknown[]): CompiledQuery<Row> {
+    return CompiledQuery.raw(
+      engine === 'postgres' ? this.#postgres : this.sqlite,
+      parameters as unknown[],
+    ) as CompiledQuery<Row>;
+  }
+}
+
+const NONE: readonly unknown[] = [];
+
+/** How one member of a batch ended. */
+export type Settled =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * The SQLite connection used synchronously, for transactions written as steps (see steps.ts): a
+ * batch of them runs from BEGIN IMMEDIATE to COMMIT in one turn of the event loop, with no
+ * promise in between, so nothing else in this process can run inside it. Only while no other
+ * transaction is open on the connection ({@link busy}); the store waits for the connection
+ * otherwise.
+ */
+export class SqliteSteps {
+  readonly #db: BetterSqliteDatabase;
+  readonly #prepared = new Map<Statement<unknown>, PreparedStatement>();
+  readonly #begin: PreparedStatement;
+  readonly #commit: PreparedStatement;
+  readonly #rollback: PreparedStatement;
+  readonly #savepoint: PreparedStatement;
+  readonly #release: PreparedStatement;
+  readonly #rollbackTo: PreparedStatement;
+
+  constructor(db: BetterSqliteDatabase) {
+    this.#db = db;
+    this.#begin = db.prepare('begin immediate');
+    this.#commit = db.prepare('commit');
+    this.#rollback = db.prepare('rollback');
+    this.#savepoint = db.prepare('savepoint batch_member');
+    this.#release = db.prepare('release batch_member');
+    this.#rollbackTo = db.prepare('rollback to batch_member');
+  }
+
+  /** True while a transaction (ours or kysely's) is open on the connection. */
+  get busy(): boolean {
+    return this.#db.inTransaction;
+  }
+
+  /**
+   * Runs a batch of transactions of steps now, as one: each in a savepoint of one BEGIN IMMEDIATE
+   * … COMMIT (a group commit), so they share the cost of the commit. A member whose steps throw
+   * is rolled back to its savepoint and answered with its error; the others commit. Throws (and
+   * none of the batch is done) when the batch cannot start (another process holds the write
+   * lock), when the commit fails, or when SQLite itself ended the transaction.
+   */
+  runBatch(batch: readonly (() => Steps<unknown>)[]): Settled[] {
+    this.#begin.run(NONE);
+    const single = batch.length === 1;
+    const out: Settled[] = [];
+    try {
+      for (const make of batch) {
+        if (!single) this.#savepoint.run(NONE);
+        try {
+          const value = this.#drive(make());
+          if (!single) this.#release.run(NONE);
+          out.push({ ok: true, value });
+        } catch (error) {
+          if (!this.#db.inTransaction) throw error;
+          if (single) {
+            this.#rollback.run(NONE);
+            return [{ ok: false, error }];
+          }
+          this.#rollbackTo.run(NONE);
+          this.#release.run(NONE);
+          out.push({ ok: false, error });
+        }
+      }
+      this.#commit.run(NONE);
+      return out;
+    } catch (e) {
+      if (this.#db.inTransaction) this.#rollback.run(NONE);
+      throw e;
+    }
+  }
+
+  /** Runs each statement `steps` yields and hands back its rows; a statement's error is thrown in. */
+  #drive(steps: Steps<unknown>): unknown {
+    let r = steps.next();
+    while (r.done !== true) {
+      let found: unknown[];
+      try {
+        found = this.#execute(r.value);
+      } catch (e) {
+        r = steps.throw(e);
+        continue;
+      }
+      r = steps.next(found);
+    }
+    return r.value;
+  }
+
+  #execute(q: Query): unknown[] {
+    let st = this.#prepared.get(q.statement);
+    if (st === undefined) {
+      st = this.#db.prepare(q.statement.sqlite);
+      this.#prepared.set(q.statement, st);
+    }
+    if (st.reader) return st.all(q.parameters);
+    st.run(q.parameters);
+    return [];
   }
 }
 
@@ -104,6 +220,8 @@ const SAFE_SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 export interface Connected {
   readonly db: Kysely<Database>;
   readonly engine: Engine;
+  /** SQLite: the same connection, for transactions of steps run synchronously. */
+  readonly sync?: SqliteSteps;
 }
 
 /**
@@ -195,6 +313,7 @@ export function connect(location: DatabaseLocation): Connected {
       dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }),
     }),
     engine: 'sqlite',
+    sync: new SqliteSteps(sqlite),
   };
 }
 
@@ -227,36 +346,35 @@ export interface TransactionStats {
 }
 
 /**
- * Runs `fn` in one transaction on `db`, so a check and the update it guards see the same state.
- * On a conflict the whole of `fn` runs again after a short random wait, so `fn` must not have
- * side effects outside the database (send messages through the outbox instead).
+ * What the store answers for an error a transaction ended with: better-sqlite3's refusal to bind
+ * a value of the wrong type (PostgreSQL would simply have found nothing) becomes one line; any
+ * other error is itself.
  */
-export async function runTransaction<T>(
-  db: Kysely<Database>,
+export function storeError(e: unknown): unknown {
+  if (e instanceof TypeError && /can only bind/.test(e.message))
+    return new StoreError('bad-input', 'a value of the wrong type was given', { cause: e });
+  return e;
+}
+
+/**
+ * Runs `attempt` (one whole transaction) until it ends other than by losing a race, after a short
+ * random wait each time it lost; counts commits and retries in `stats`.
+ */
+export async function withRetries<T>(
   engine: Engine,
-  fn: (trx: Transaction<Database>) => Promise<T>,
+  attempt: () => Promise<T>,
   options: TransactionOptions = {},
   stats?: TransactionStats,
 ): Promise<T> {
   const maxRetries = options.maxRetries ?? 20;
-  for (let attempt = 0; ; attempt++) {
+  for (let n = 0; ; n++) {
     try {
-      let builder = db.transaction();
-      if (engine === 'postgres')
-        builder = builder.setIsolationLevel(
-          options.isolation === 'read-committed' ? 'read committed' : 'serializable',
-        );
-      const result = await builder.execute(fn);
+      const result = await attempt();
       if (stats) stats.committed++;
       return result;
     } catch (e) {
-      // better-sqlite3 refuses to bind objects; PostgreSQL would have found nothing. Either way
-      // the caller passed a value of the wrong type: say so in one line.
-      if (e instanceof TypeError && /can only bind/.test(e.message)) {
-        throw new StoreError('bad-input', 'a value of the wrong type was given', { cause: e });
-      }
-      if (!isRetryable(e, engine)) throw e;
-      if (attempt >= maxRetries) {
+      if (!isRetryable(e, engine)) throw storeError(e);
+      if (n >= maxRetries) {
         throw new StoreError(
           'transaction-conflict',
           `the database stayed busy after ${maxRetries} retries; try again`,
@@ -265,9 +383,36 @@ export async function runTransaction<T>(
       }
       if (stats) stats.retries++;
       // Jittered exponential backoff, capped: desynchronises the contenders.
-      await sleep(randomInt(1, 2 + Math.min(50, 2 ** attempt)));
+      await sleep(randomInt(1, 2 + Math.min(50, 2 ** n)));
     }
   }
+}
+
+/**
+ * Runs `fn` in one transaction on `db`, so a check and the update it guards see the same state.
+ * On a conflict the whole of `fn` runs again after a short random wait, so `fn` must not have
+ * side effects outside the database (send messages through the outbox instead).
+ */
+export function runTransaction<T>(
+  db: Kysely<Database>,
+  engine: Engine,
+  fn: (trx: Transaction<Database>) => Promise<T>,
+  options: TransactionOptions = {},
+  stats?: TransactionStats,
+): Promise<T> {
+  return withRetries(
+    engine,
+    () => {
+      let builder = db.transaction();
+      if (engine === 'postgres')
+        builder = builder.setIsolationLevel(
+          options.isolation === 'read-committed' ? 'read committed' : 'serializable',
+        );
+      return builder.execute(fn);
+    },
+    options,
+    stats,
+  );
 }
 
 /**

@@ -43,6 +43,7 @@ import { Statement } from './db.js';
 import type { Engine } from './migrations.js';
 import type { Database, Flag } from './schema.js';
 import { newToken, type Secrets } from './secrets.js';
+import { rows, runSteps, type StepContext, type Steps } from './steps.js';
 import type { OtpKey } from '../../otp/types.js';
 
 /** Something went wrong that is the caller's to fix: unknown id, taken user ID, limit reached. */
@@ -229,7 +230,7 @@ const SECRET_VALUE = /(?<![0-9A-Za-z+])\d{6}-?\d{4}(?![0-9A-Za-z])|^\d{6,}$/;
  * StoreRuleError with a stable code; secrets go in sealed or hashed and come out only through
  * calls that say so (`cprOf`, `otpKey`).
  */
-export class Repositories {
+export class Repositories implements StepContext {
   readonly organisations: OrganisationRepo;
   readonly admins: AdminRepo;
   readonly users: BusinessUserRepo;
@@ -1160,6 +1161,22 @@ function seedContext(kind: string, serial: string): string {
   return `seed:${kind}:${serial}`;
 }
 
+/**
+ * The OTP key of an inventory row read by the caller (kind, serial, sealed seed, parameters as
+ * stored), its seed opened for this one use; undefined when the row carries no seed.
+ */
+export function openOtpKey(
+  secrets: Secrets,
+  kind: string,
+  serial: string,
+  seedSealed: string | null,
+  params: string | null,
+): OtpKey | undefined {
+  if (seedSealed === null || params === null) return undefined;
+  const p = JSON.parse(params) as Omit<OtpKey, 'secret' | 'serial'>;
+  return { ...p, serial, secret: secrets.box.open(seedSealed, seedContext(kind, serial)) };
+}
+
 class InventoryRepo {
   constructor(private readonly r: Repositories) {}
 
@@ -1270,23 +1287,14 @@ class InventoryRepo {
     return this.openOtpKey(row.kind, row.serial, row.seed_sealed, row.params);
   }
 
-  /**
-   * The OTP key of an inventory row read by the caller (kind, serial, sealed seed, parameters as
-   * stored), its seed opened for this one use; undefined when the row carries no seed.
-   */
+  /** {@link openOtpKey} with this transaction's secrets. */
   openOtpKey(
     kind: string,
     serial: string,
     seedSealed: string | null,
     params: string | null,
   ): OtpKey | undefined {
-    if (seedSealed === null || params === null) return undefined;
-    const p = JSON.parse(params) as Omit<OtpKey, 'secret' | 'serial'>;
-    return {
-      ...p,
-      serial,
-      secret: this.r.secrets.box.open(seedSealed, seedContext(kind, serial)),
-    };
+    return openOtpKey(this.r.secrets, kind, serial, seedSealed, params);
   }
 
   async setStatus(id: string, status: InventoryItem['status']): Promise<void> {
@@ -1426,6 +1434,31 @@ const RECORD_ATTEMPT = new Statement(
     ' blocked_at = ?, updated_at = ? where id = ?',
 );
 
+/**
+ * Steps of {@link AuthenticatorRepo.recordAttemptOn}: counts an attempt on the authenticator row
+ * `current` (its id and lockout counters as read in this transaction) and stores `nextState`.
+ */
+export function* recordAttemptSteps<S>(
+  ctx: StepContext,
+  current: LockoutState & { readonly id: string },
+  verified: boolean,
+  nextState: S,
+): Steps<LockoutState> {
+  // A blocked device's proofs are not checked, so there is nothing to count or store.
+  if (lockoutStatus(current, ctx.now) !== 'open') return current;
+  const next = afterAttempt(current, verified, ctx.now, ctx.config.lockout);
+  yield* rows(RECORD_ATTEMPT, [
+    JSON.stringify(nextState),
+    next.failCount,
+    next.totalFailCount,
+    next.blockedUntil,
+    next.blockedAt,
+    ctx.now,
+    current.id,
+  ]);
+  return next;
+}
+
 class AuthenticatorRepo {
   constructor(private readonly r: Repositories) {}
 
@@ -1559,21 +1592,11 @@ class AuthenticatorRepo {
     verified: boolean,
     nextState: S,
   ): Promise<LockoutState> {
-    // A blocked device's proofs are not checked, so there is nothing to count or store.
-    if (lockoutStatus(current, this.r.now) !== 'open') return current;
-    const next = afterAttempt(current, verified, this.r.now, this.r.config.lockout);
-    await this.r.db.executeQuery(
-      RECORD_ATTEMPT.compile(this.r.engine, [
-        JSON.stringify(nextState),
-        next.failCount,
-        next.totalFailCount,
-        next.blockedUntil,
-        next.blockedAt,
-        this.r.now,
-        current.id,
-      ]),
+    return runSteps(
+      this.r.db,
+      this.r.engine,
+      recordAttemptSteps(this.r, current, verified, nextState),
     );
-    return next;
   }
 
   async revoke(id: string): Promise<void> {
@@ -1666,6 +1689,50 @@ class PhoneVerificationRepo {
 
 // ---------------------------------------------------------------------------------------------
 
+const AUDIT_INSERT = new Statement(
+  'insert into audit_log (at, actor_kind, actor_id, action, outcome, organisation_id, subject_id,' +
+    ' serial, detail) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+);
+
+/**
+ * Steps of {@link AuditRepo.record}: appends an entry (who, what, which serial, when). It refuses
+ * detail keys that name a secret and values shaped like one (a CPR number, a long digit string),
+ * so a secret cannot slip in by a careless field name.
+ */
+export function* auditSteps(ctx: StepContext, entry: AuditEntry): Steps<void> {
+  if (typeof entry.action !== 'string' || entry.action.length === 0)
+    throw new TypeError('audit action must be a non-empty string');
+  const detail = entry.detail ?? null;
+  if (detail !== null) {
+    for (const [k, v] of Object.entries(detail)) {
+      if (SECRET_KEY.test(k))
+        throw new ActivationError(
+          'audit-secret',
+          `audit detail key "${k}" looks like a secret; audit entries never hold secrets`,
+        );
+      if (typeof v === 'string' && (SECRET_VALUE.test(v) || v.length > 200)) {
+        throw new ActivationError(
+          'audit-secret',
+          `audit detail "${k}" looks like a secret or is too long`,
+        );
+      }
+      if (v !== null && typeof v === 'object')
+        throw new TypeError('audit detail values are strings, numbers, booleans or null');
+    }
+  }
+  yield* rows(AUDIT_INSERT, [
+    ctx.now,
+    entry.actor.kind,
+    entry.actor.id ?? null,
+    entry.action,
+    entry.outcome,
+    entry.organisationId ?? null,
+    entry.subjectId ?? null,
+    entry.serial ?? null,
+    detail === null ? null : JSON.stringify(detail),
+  ]);
+}
+
 class AuditRepo {
   constructor(private readonly r: Repositories) {}
 
@@ -1675,40 +1742,7 @@ class AuditRepo {
    * careless field name.
    */
   async record(entry: AuditEntry): Promise<void> {
-    if (typeof entry.action !== 'string' || entry.action.length === 0)
-      throw new TypeError('audit action must be a non-empty string');
-    const detail = entry.detail ?? null;
-    if (detail !== null) {
-      for (const [k, v] of Object.entries(detail)) {
-        if (SECRET_KEY.test(k))
-          throw new ActivationError(
-            'audit-secret',
-            `audit detail key "${k}" looks like a secret; audit entries never hold secrets`,
-          );
-        if (typeof v === 'string' && (SECRET_VALUE.test(v) || v.length > 200)) {
-          throw new ActivationError(
-            'audit-secret',
-            `audit detail "${k}" looks like a secret or is too long`,
-          );
-        }
-        if (v !== null && typeof v === 'object')
-          throw new TypeError('audit detail values are strings, numbers, booleans or null');
-      }
-    }
-    await this.r.db
-      .insertInto('audit_log')
-      .values({
-        at: this.r.now,
-        actor_kind: entry.actor.kind,
-        actor_id: entry.actor.id ?? null,
-        action: entry.action,
-        outcome: entry.outcome,
-        organisation_id: entry.organisationId ?? null,
-        subject_id: entry.subjectId ?? null,
-        serial: entry.serial ?? null,
-        detail: detail === null ? null : JSON.stringify(detail),
-      })
-      .execute();
+    await runSteps(this.r.db, this.r.engine, auditSteps(this.r, entry));
   }
 
   async list(
@@ -1755,10 +1789,10 @@ export interface RateLimitHit {
   readonly windowMs: number;
 }
 
-const rateLimitUpserts: Statement[] = [];
+const rateLimitUpserts: Statement<{ key: string; count: number }>[] = [];
 
 /** The upsert of `n` rate-limit rows (one statement per row count, made once). */
-function rateLimitUpsert(n: number): Statement {
+function rateLimitUpsert(n: number): Statement<{ key: string; count: number }> {
   let st = rateLimitUpserts[n];
   if (st === undefined) {
     st = new Statement(
@@ -1769,6 +1803,39 @@ function rateLimitUpsert(n: number): Statement {
     rateLimitUpserts[n] = st;
   }
   return st;
+}
+
+/**
+ * Steps of {@link RateLimitRepo.hitMany}: counts one request against each of `hits` (distinct
+ * keys) in one multi-row upsert, so concurrent instances count together, and says for each, in
+ * the order given, whether it is within its limit (a fixed window per key).
+ */
+export function* rateLimitSteps(
+  ctx: StepContext,
+  hits: readonly RateLimitHit[],
+): Steps<RateLimitResult[]> {
+  if (hits.length === 0) return [];
+  const params: unknown[] = [];
+  const starts: number[] = [];
+  for (const h of hits) {
+    if (!Number.isInteger(h.limit) || h.limit < 1)
+      throw new RangeError('limit must be a whole number of at least 1');
+    if (!Number.isInteger(h.windowMs) || h.windowMs < 1)
+      throw new RangeError('windowMs must be a whole number of ms');
+    if (typeof h.key !== 'string') throw new TypeError('a rate-limit key is a string');
+    if (hits.some((o) => o !== h && o.key === h.key))
+      throw new RangeError('rate-limit keys counted together must differ');
+    const windowStart = ctx.now - (ctx.now % h.windowMs);
+    starts.push(windowStart);
+    params.push(h.key, windowStart);
+  }
+  const counted = yield* rows(rateLimitUpsert(hits.length), params);
+  return hits.map((h, i) => {
+    const row = counted.find((r) => r.key === h.key);
+    if (row === undefined) throw new Error('the rate-limit upsert returned no row');
+    const count = Number(row.count);
+    return { allowed: count <= h.limit, count, limit: h.limit, resetAt: starts[i]! + h.windowMs };
+  });
 }
 
 class RateLimitRepo {
@@ -1787,36 +1854,8 @@ class RateLimitRepo {
    * Counts one request against each of `hits` (distinct keys) in one multi-row upsert, and says
    * for each, in the order given, whether it is within its limit. Same counting as {@link hit}.
    */
-  async hitMany(hits: readonly RateLimitHit[]): Promise<RateLimitResult[]> {
-    if (hits.length === 0) return [];
-    const params: unknown[] = [];
-    const starts: number[] = [];
-    for (const h of hits) {
-      if (!Number.isInteger(h.limit) || h.limit < 1)
-        throw new RangeError('limit must be a whole number of at least 1');
-      if (!Number.isInteger(h.windowMs) || h.windowMs < 1)
-        throw new RangeError('windowMs must be a whole number of ms');
-      if (typeof h.key !== 'string') throw new TypeError('a rate-limit key is a string');
-      if (hits.some((o) => o !== h && o.key === h.key))
-        throw new RangeError('rate-limit keys counted together must differ');
-      const windowStart = this.r.now - (this.r.now % h.windowMs);
-      starts.push(windowStart);
-      params.push(h.key, windowStart);
-    }
-    const { rows } = await this.r.db.executeQuery<{ key: string; count: number }>(
-      rateLimitUpsert(hits.length).compile(this.r.engine, params),
-    );
-    return hits.map((h, i) => {
-      const row = rows.find((r) => r.key === h.key);
-      if (row === undefined) throw new Error('the rate-limit upsert returned no row');
-      const count = Number(row.count);
-      return {
-        allowed: count <= h.limit,
-        count,
-        limit: h.limit,
-        resetAt: starts[i]! + h.windowMs,
-      };
-    });
+  hitMany(hits: readonly RateLimitHit[]): Promise<RateLimitResult[]> {
+    return runSteps(this.r.db, this.r.engine, rateLimitSteps(this.r, hits));
   }
 
   /** Deletes windows that ended before `before` (housekeeping). */

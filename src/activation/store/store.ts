@@ -5,6 +5,10 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import {
   openDatabase,
   runTransaction,
+  storeError,
+  withRetries,
+  type Settled,
+  type SqliteSteps,
   type TransactionOptions,
   type TransactionStats,
 } from './db.js';
@@ -19,6 +23,15 @@ import {
   type Secrets,
   type ServiceKeys,
 } from './secrets.js';
+import { runSteps, type StepContext, type Steps } from './steps.js';
+
+/** A transaction of steps waiting for the next group commit. */
+interface PendingSteps {
+  readonly make: (ctx: StepContext) => Steps<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly maxRetries: number | undefined;
+}
 
 /** Options for {@link openStore}. */
 export interface StoreOptions {
@@ -55,6 +68,8 @@ export class Store {
     readonly config: RepositoryConfig = defaultRepositoryConfig,
     /** PostgreSQL: the schema the store lives in. */
     readonly schema?: string,
+    /** SQLite: the connection for transactions of steps run synchronously. */
+    private readonly sync?: SqliteSteps,
   ) {}
 
   /**
@@ -72,6 +87,72 @@ export class Store {
       options,
       this.stats,
     );
+  }
+
+  /**
+   * Runs the steps `make` returns in one serialisable transaction, as {@link transaction} does
+   * (retried on conflicts, so keep their effects inside the database). On SQLite the steps wait
+   * for the end of this turn of the event loop, and all that were asked for by then run together
+   * in one write transaction, each in its own savepoint (a group commit: the requests a server
+   * read in one go share one commit); a member that fails is rolled back alone.
+   */
+  steps<T>(make: (ctx: StepContext) => Steps<T>, options: TransactionOptions = {}): Promise<T> {
+    const sync = this.sync;
+    if (sync === undefined)
+      return this.transaction((tx) => runSteps(tx.db, this.engine, make(tx)), options);
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({
+        make,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        maxRetries: options.maxRetries,
+      });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => void this.#flush(sync));
+      }
+    });
+  }
+
+  readonly #pending: PendingSteps[] = [];
+  #flushing = false;
+
+  async #flush(sync: SqliteSteps): Promise<void> {
+    this.#flushing = false;
+    const batch = this.#pending.splice(0);
+    const makers = batch.map((p) => () => p.make(this.#context()));
+    const run = (): Promise<Settled[]> => {
+      // At once when the connection is free; else after the transaction that holds it.
+      if (sync.busy)
+        return this.db.connection().execute(() => Promise.resolve(sync.runBatch(makers)));
+      try {
+        return Promise.resolve(sync.runBatch(makers));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
+    let settled: Settled[];
+    try {
+      const maxRetries = Math.min(...batch.map((p) => p.maxRetries ?? 20));
+      settled = await withRetries(this.engine, run, { maxRetries }, this.stats);
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const s = settled[i]!;
+      if (s.ok) p.resolve(s.value);
+      else p.reject(storeError(s.error));
+    });
+  }
+
+  #context(): StepContext {
+    return {
+      engine: this.engine,
+      now: this.clock.now(),
+      secrets: this.secrets,
+      config: this.config,
+    };
   }
 
   /** Closes the connections. */
@@ -102,7 +183,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     else if (options.dataDir !== undefined) keys = await loadOrCreateServiceKeys(options.dataDir);
     else throw new TypeError('openStore needs keys, MITID_SERVICE_KEYS or dataDir');
   }
-  const { db, engine } = await openDatabase({
+  const { db, engine, sync } = await openDatabase({
     url,
     ...(options.schema === undefined ? {} : { schema: options.schema }),
     ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
@@ -114,5 +195,6 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     options.clock ?? systemClock,
     { ...defaultRepositoryConfig, ...options.config },
     engine === 'postgres' ? options.schema : undefined,
+    sync,
   );
 }
