@@ -39,6 +39,8 @@ export interface TestDatabase {
   readonly engine: 'sqlite' | 'postgres';
   readonly clock: VirtualClock;
   readonly keys: ServiceKeys;
+  /** Where the database is (SQLite: its file; PostgreSQL: the URL and schema). */
+  readonly location: Partial<StoreOptions>;
   /** Opens another store on the same database (a second connection, pool or instance). */
   open(options?: Partial<StoreOptions>): Promise<Store>;
   /** Closes every store opened and removes the database. */
@@ -73,6 +75,7 @@ export async function freshDatabase(engine: 'sqlite' | 'postgres'): Promise<Test
     engine,
     clock,
     keys,
+    location,
     async open(options = {}) {
       const s = await openStore({ ...location, keys, clock, ...options });
       stores.push(s);
