@@ -17,7 +17,7 @@ import {
   type CtapHidApplication,
   type CtapHidReply,
 } from '../../src/ctap/ctaphid.js';
-import { pooledBytes } from '../../src/ctap/pool.js';
+import { pooledBytes } from '../../src/hid/pool.js';
 import { CtapError, CtapStatus } from '../../src/ctap/status.js';
 import {
   Cose,
@@ -679,7 +679,7 @@ export class ChipAuthenticator implements CtapHidApplication {
     // Steps 9-10: an excluded credential answers after a touch.
     if (excludeList) {
       for (const [i, d] of excludeList.entries()) {
-        const id = credentialDescriptor(d, `excludeList[${i}]`);
+        const id = credentialDescriptor(d, 'excludeList', i);
         if (id === null) continue;
         const c = this.#openCredential(id, rpIdHash);
         if (c && (c.credProtect !== 3 || uv)) {
@@ -790,14 +790,14 @@ export class ChipAuthenticator implements CtapHidApplication {
     let creds: OpenedCredential[] = [];
     const fromAllowList = allowList !== undefined && allowList.length > 0;
     if (fromAllowList) {
-      for (const [i, d] of allowList.entries()) {
-        const id = credentialDescriptor(d, `allowList[${i}]`);
+      // Every descriptor is checked; the first credential that opens and may be used answers.
+      for (let i = 0; i < allowList.length; i++) {
+        const id = credentialDescriptor(allowList[i], 'allowList', i);
         if (id === null) continue;
         const c = this.#openCredential(id, rpIdHash);
         // credProtect 3 (userVerificationRequired) hides a credential without UV (§12.1).
-        if (c && (c.credProtect !== 3 || uv)) creds.push(c);
+        if (c && (c.credProtect !== 3 || uv) && creds.length === 0) creds.push(c);
       }
-      creds = creds.slice(0, 1);
     } else {
       creds = this.#s.credentials
         .filter((c) => c.rpId === rpId && (c.credProtect === 1 || uv))
@@ -810,10 +810,10 @@ export class ChipAuthenticator implements CtapHidApplication {
     if (creds.length === 0) fail(CtapStatus.CTAP2_ERR_NO_CREDENTIALS, 'no credentials for this RP');
     const flags = (up ? FLAG_UP : 0) | (uv ? FLAG_UV : 0);
     const finish = (): Uint8Array => {
-      const [first, ...rest] = creds;
-      if (!fromAllowList && rest.length > 0) {
+      const first = creds[0];
+      if (!fromAllowList && creds.length > 1) {
         this.#next = {
-          creds: rest,
+          creds: creds.slice(1),
           rpIdHash,
           clientDataHash,
           flags,

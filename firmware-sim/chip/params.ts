@@ -97,11 +97,21 @@ export function arrayParam(
   return v;
 }
 
-/** A PublicKeyCredentialDescriptor (WebAuthn §5.8.3): its id, or null when its type is not ours. */
-export function credentialDescriptor(v: unknown, what: string): Uint8Array | null {
-  if (!(v instanceof Map)) throw unexpected(what, 'a map');
+/**
+ * A PublicKeyCredentialDescriptor (WebAuthn §5.8.3): its id, or null when its type is not ours.
+ * `what` names it in errors, with `index` when it is an entry of a list (the name is only put
+ * together when there is an error: lists are read on every assertion).
+ */
+export function credentialDescriptor(v: unknown, what: string, index?: number): Uint8Array | null {
+  if (!(v instanceof Map)) throw unexpected(entryName(what, index), 'a map');
   const m = v as CborMap;
-  const type = textParam(m, 'type', `${what}.type`);
-  const id = bytesParam(m, 'id', `${what}.id`);
-  return type === 'public-key' ? id : null;
+  const type = m.get('type');
+  if (typeof type !== 'string') textParam(m, 'type', `${entryName(what, index)}.type`);
+  const id = m.get('id');
+  if (!(id instanceof Uint8Array)) bytesParam(m, 'id', `${entryName(what, index)}.id`);
+  return type === 'public-key' ? (id as Uint8Array) : null;
+}
+
+function entryName(what: string, index: number | undefined): string {
+  return index === undefined ? what : `${what}[${index}]`;
 }

@@ -1,5 +1,5 @@
 /** CBOR (RFC 8949) with the CTAP2 canonical form (CTAP 2.1 §8), strict by default. */
-import { pooledBytes } from './pool.js';
+import { pooledBytes } from '../hid/pool.js';
 import { CtapError, CtapStatus } from './status.js';
 
 /** A map key CTAP uses: an integer or a text string (CTAP 2.1 §8 allows no other key types). */
@@ -71,6 +71,15 @@ function isAscii(b: Uint8Array): boolean {
   return true;
 }
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The last short ASCII text string decoded, by length (0..64). */
+const recentText: (string | undefined)[] = new Array<string | undefined>(65).fill(undefined);
+
+/** True when the ASCII string `s` is spelled by the bytes of `b` from `at`. */
+function textMatches(s: string, b: Uint8Array, at: number): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== b[at + i]) return false;
+  return true;
+}
 
 function invalid(message: string): CtapError {
   return new CtapError(CtapStatus.CTAP2_ERR_INVALID_CBOR, `invalid CBOR: ${message}`);
@@ -591,6 +600,10 @@ class Reader {
             // copy and no decoder call; anything else goes through the strict UTF-8 decoder.
             if (n <= 64) {
               const b = this.bytes;
+              // The same few strings come back in every message: the last of each length is
+              // kept, and handed out again when the bytes match it.
+              const known = recentText[n];
+              if (known !== undefined && textMatches(known, b, at)) return known;
               let text = '';
               let i = 0;
               for (; i < n; i++) {
@@ -598,7 +611,10 @@ class Reader {
                 if (c > 0x7f) break;
                 text += String.fromCharCode(c);
               }
-              if (i === n) return text;
+              if (i === n) {
+                recentText[n] = text;
+                return text;
+              }
             }
             raw = this.bytes.subarray(at, at + n);
           } else raw = this.bytes.slice(at, at + n);

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { MitidError, type Clock, type MitidErrorOptions } from '../core/index.js';
 import type { HidTransport } from '../hid/port.js';
-import { pooledBytes } from './pool.js';
+import { pooledBytes } from '../hid/pool.js';
 
 /** Report size on full-speed USB (CTAP 2.1 §11.2.4). */
 export const CTAPHID_REPORT_SIZE = 64;
@@ -117,9 +117,15 @@ function writeCid(out: Uint8Array, cid: number): void {
 /**
  * Splits a message into 64-byte reports (CTAP 2.1 §11.2.4): an initialization packet
  * (CID, CMD|0x80, BCNT big-endian, 57 bytes) and continuation packets (CID, SEQ 0..127, 59 bytes),
- * zero-padded.
+ * zero-padded. `pooled` carves the reports from the pool (see pooledBytes), for reports that go
+ * straight to a transport.
  */
-export function packetize(cid: number, cmd: number, payload: Uint8Array): Uint8Array[] {
+export function packetize(
+  cid: number,
+  cmd: number,
+  payload: Uint8Array,
+  pooled = false,
+): Uint8Array[] {
   if (!Number.isInteger(cid) || cid < 0 || cid > 0xffffffff)
     throw new RangeError('cid must be a uint32');
   if (!Number.isInteger(cmd) || cmd < 0 || cmd > 0x7f) throw new RangeError('cmd must be 0..0x7f');
@@ -130,7 +136,8 @@ export function packetize(cid: number, cmd: number, payload: Uint8Array): Uint8A
     );
   }
   const out: Uint8Array[] = [];
-  const first = new Uint8Array(CTAPHID_REPORT_SIZE);
+  const report = pooled ? pooledBytes : (n: number): Uint8Array => new Uint8Array(n);
+  const first = report(CTAPHID_REPORT_SIZE);
   writeCid(first, cid);
   first[4] = 0x80 | cmd;
   first[5] = payload.length >>> 8;
@@ -139,7 +146,7 @@ export function packetize(cid: number, cmd: number, payload: Uint8Array): Uint8A
   out.push(first);
   let off = CTAPHID_INIT_DATA;
   for (let seq = 0; off < payload.length; seq++) {
-    const p = new Uint8Array(CTAPHID_REPORT_SIZE);
+    const p = report(CTAPHID_REPORT_SIZE);
     writeCid(p, cid);
     p[4] = seq;
     copyBytes(p, 5, payload, off, Math.min(payload.length - off, CTAPHID_CONT_DATA));
@@ -704,7 +711,8 @@ export class CtapHidClient {
   #send(cid: number, cmd: number, payload: Uint8Array): Promise<void> {
     let packets: Uint8Array[];
     try {
-      packets = packetize(cid, cmd, payload);
+      // Pooled: the transport copies or sends them, and nothing here touches them again.
+      packets = packetize(cid, cmd, payload, true);
     } catch (e) {
       return Promise.reject(e);
     }

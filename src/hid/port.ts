@@ -34,11 +34,16 @@ export interface HidTransport {
  * (in-process, UDP). Synchronous and deterministic: time comes from the firmware's injected clock.
  */
 export interface HidDeviceFirmware {
-  /** One output report in (64 bytes), zero or more 64-byte input reports out. Never throws. */
+  /**
+   * One output report in (64 bytes), zero or more 64-byte input reports out. Never throws. The
+   * reports returned are the carrier's from then on (fresh arrays the firmware does not touch
+   * again): carriers pass them on without a copy.
+   */
   handleReport(report: Uint8Array): Uint8Array[];
   /**
    * Lets time pass: keepalives while waiting for the button, transaction timeouts, answers that
    * were deferred. Carriers call it periodically (every ~50 ms) while a transaction is open.
+   * Its reports are the carrier's, as with handleReport.
    */
   tick(): Uint8Array[];
   /** True while a transaction is in progress (so carriers know to keep ticking). */

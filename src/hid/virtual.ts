@@ -6,6 +6,7 @@ import {
   type HidDeviceFirmware,
   type HidTransport,
 } from './port.js';
+import { pooledBytes } from './pool.js';
 import { checkReport, ReportQueue } from './queue.js';
 
 /** Which way a fault applies: host → device (output report) or device → host (input report). */
@@ -94,7 +95,7 @@ export class VirtualHidTransport implements HidTransport {
     }
     this.#writing = true;
     // Copy now: the caller may reuse its buffer once the promise settles, as with a real device.
-    this.#outgoing = [new Uint8Array(report)];
+    this.#outgoing = [copyReport(report)];
     return new Promise((resolve) => {
       this.#written = resolve;
       setImmediate(this.#flush);
@@ -114,7 +115,7 @@ export class VirtualHidTransport implements HidTransport {
     try {
       for (const r of reports) {
         checkReport(r, HID_REPORT_SIZE, 'output report');
-        copies.push(new Uint8Array(r));
+        copies.push(copyReport(r));
       }
     } catch (e) {
       return Promise.reject(e);
@@ -186,8 +187,9 @@ export class VirtualHidTransport implements HidTransport {
     if (!this.#flushing) this.#updateTicking();
   }
 
+  /** The firmware's answers: fresh arrays it hands over (see HidDeviceFirmware), read as they are. */
   #toHost(reports: Uint8Array[]): void {
-    for (const r of reports) this.#carry(new Uint8Array(r), 'to-host');
+    for (const r of reports) this.#carry(r, 'to-host');
   }
 
   #deliver(report: Uint8Array, direction: HidDirection): void {
@@ -243,4 +245,14 @@ export class VirtualHidTransport implements HidTransport {
     if (this.#ticker) clearInterval(this.#ticker);
     this.#ticker = undefined;
   }
+}
+
+/**
+ * The transport's own copy of an output report, taken when it is written. Pooled (see
+ * pooledBytes): it goes only to the firmware, which reads it and keeps what it needs.
+ */
+function copyReport(report: Uint8Array): Uint8Array {
+  const out = pooledBytes(HID_REPORT_SIZE);
+  for (let i = 0; i < HID_REPORT_SIZE; i++) out[i] = report[i]!;
+  return out;
 }

@@ -1,6 +1,6 @@
 /**
- * Short-lived byte buffers carved from shared blocks, for bytes that stay inside the CTAP stack
- * (a message being put together, a request on its way to the wire).
+ * Short-lived byte buffers carved from shared blocks, for bytes that stay inside the HID and CTAP
+ * stack (reports on their way to a device, a message being put together).
  */
 
 /** Size of one block; a buffer larger than a quarter of it gets its own memory. */
