@@ -155,6 +155,7 @@ describe('opening the store', () => {
         { name: '0002_shared_mitid' },
         { name: '0003_sessions' },
         { name: '0004_apps' },
+        { name: '0005_hot_path' },
       ]);
     });
   });

@@ -10,6 +10,7 @@ import {
   defaultLockoutPolicy,
   migrateDownAll,
   migrateToLatest,
+  migrator,
   type Admin,
   type Organisation,
   type Store,
@@ -101,7 +102,47 @@ function storeSuite(engine: 'sqlite' | 'postgres'): void {
       '0002_shared_mitid',
       '0003_sessions',
       '0004_apps',
+      '0005_hot_path',
     ]);
+  });
+
+  it('0005 keeps the rate-limit counts, and on SQLite stores them without a rowid', async () => {
+    await migrator(store.db, store.engine, store.schema).migrateTo('0004_apps');
+    await sql`insert into rate_limits ("key", window_start, "count") values ('addr:192.0.2.1', 60000, 7)`.execute(
+      store.db,
+    );
+    expect(await migrateToLatest(store.db, store.engine, store.schema)).toEqual(['0005_hot_path']);
+    const hit = await store.transaction((tx) => tx.rateLimits.hit('addr:192.0.2.1', 100, 60_000));
+    // The window of the stored row is the one the clock is in only by chance; count directly.
+    const rows = (
+      await sql<{
+        count: number;
+      }>`select "count" from rate_limits where "key" = 'addr:192.0.2.1' and window_start = 60000`.execute(
+        store.db,
+      )
+    ).rows;
+    expect(rows.map((r) => Number(r.count))).toEqual([7]);
+    expect(hit.count).toBe(1);
+    if (engine === 'sqlite') {
+      const ddl = (
+        await sql<{
+          sql: string;
+        }>`select sql from sqlite_master where type = 'table' and name = 'rate_limits'`.execute(
+          store.db,
+        )
+      ).rows;
+      expect(ddl[0]?.sql.toLowerCase()).toContain('without rowid');
+    }
+    // And back: 0004's shape, the row still there.
+    await migrator(store.db, store.engine, store.schema).migrateTo('0004_apps');
+    const back = (
+      await sql<{
+        count: number;
+      }>`select "count" from rate_limits where "key" = 'addr:192.0.2.1' and window_start = 60000`.execute(
+        store.db,
+      )
+    ).rows;
+    expect(back.map((r) => Number(r.count))).toEqual([7]);
   });
 
   it('creates organisations with default settings; only an organisation administrator changes them', async () => {
