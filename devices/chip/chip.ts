@@ -70,6 +70,30 @@ function proof(r: AssertionResult, clientDataJSON: Uint8Array): WebAuthnProof {
   return out;
 }
 
+/** True when a login asks for a PIN or requires UV (most ask for neither). */
+function needsUvPlan(challenge: WebAuthnChallenge): boolean {
+  return challenge.pin !== undefined || challenge.userVerification === 'required';
+}
+
+/** getAssertion parameters for a login, built member by member: absent members stay absent. */
+function assertionParams(
+  challenge: WebAuthnChallenge,
+  clientDataHash: Uint8Array,
+  plan: UvPlan,
+): GetAssertionParams {
+  const params: { -readonly [K in keyof GetAssertionParams]: GetAssertionParams[K] } = {
+    rpId: challenge.rpId,
+    clientDataHash,
+  };
+  if (challenge.allowCredentials?.length) params.allowList = challenge.allowCredentials;
+  if (plan.uv) params.uv = true;
+  if (plan.token) {
+    params.pinUvAuthParam = Ctap2Client.pinUvAuthParam(plan.token, clientDataHash);
+    params.pinUvAuthProtocol = plan.token.protocol;
+  }
+  return params;
+}
+
 /** No PIN token and no built-in UV: what most logins ask for. */
 const NO_UV: UvPlan = Object.freeze({});
 
@@ -223,8 +247,14 @@ export class Chip implements Authenticator<'chip'> {
 
   /** Signs a login challenge (WebAuthn get over CTAP2 getAssertion); the first match. */
   async prove(challenge: WebAuthnChallenge, options: ChipCallOptions = {}): Promise<WebAuthnProof> {
-    const [first] = await this.#assert(challenge, options, false);
-    return first!;
+    // One async frame from here to the CTAP2 client: a login is the call made most often.
+    this.#open();
+    checkRpId(challenge.rpId, challenge.origin);
+    const clientDataJSON = clientDataJson('webauthn.get', challenge.challenge, challenge.origin);
+    const clientDataHash = sha256(clientDataJSON);
+    const plan = needsUvPlan(challenge) ? await this.#assertionUv(challenge, options) : NO_UV;
+    const params = assertionParams(challenge, clientDataHash, plan);
+    return proof(await this.ctap.getAssertion(params, this.#call(options)), clientDataJSON);
   }
 
   /**
@@ -235,43 +265,25 @@ export class Chip implements Authenticator<'chip'> {
     challenge: WebAuthnChallenge,
     options: ChipCallOptions = {},
   ): Promise<WebAuthnProof[]> {
-    return this.#assert(challenge, options, true);
-  }
-
-  async #assert(
-    challenge: WebAuthnChallenge,
-    options: ChipCallOptions,
-    all: boolean,
-  ): Promise<WebAuthnProof[]> {
     this.#open();
     checkRpId(challenge.rpId, challenge.origin);
     const clientDataJSON = clientDataJson('webauthn.get', challenge.challenge, challenge.origin);
     const clientDataHash = sha256(clientDataJSON);
-    const plan =
-      challenge.pin === undefined && challenge.userVerification !== 'required'
-        ? NO_UV
-        : await this.#uv(
-            challenge.userVerification,
-            challenge.pin,
-            PinPermissions.getAssertion,
-            challenge.rpId,
-            options,
-          );
-    // Built member by member (once per login): absent members stay absent.
-    const params: { -readonly [K in keyof GetAssertionParams]: GetAssertionParams[K] } = {
-      rpId: challenge.rpId,
-      clientDataHash,
-    };
-    if (challenge.allowCredentials?.length) params.allowList = challenge.allowCredentials;
-    if (plan.uv) params.uv = true;
-    if (plan.token) {
-      params.pinUvAuthParam = Ctap2Client.pinUvAuthParam(plan.token, clientDataHash);
-      params.pinUvAuthProtocol = plan.token.protocol;
-    }
-    const call = this.#call(options);
-    if (!all) return [proof(await this.ctap.getAssertion(params, call), clientDataJSON)];
-    const results = await this.ctap.getAssertions(params, call);
+    const plan = needsUvPlan(challenge) ? await this.#assertionUv(challenge, options) : NO_UV;
+    const params = assertionParams(challenge, clientDataHash, plan);
+    const results = await this.ctap.getAssertions(params, this.#call(options));
     return results.map((r) => proof(r, clientDataJSON));
+  }
+
+  /** The user-verification plan of a login that asks for a PIN or requires UV. */
+  #assertionUv(challenge: WebAuthnChallenge, options: ChipCallOptions): Promise<UvPlan> {
+    return this.#uv(
+      challenge.userVerification,
+      challenge.pin,
+      PinPermissions.getAssertion,
+      challenge.rpId,
+      options,
+    );
   }
 
   /**

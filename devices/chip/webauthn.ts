@@ -102,24 +102,44 @@ export function clientDataJson(
       'the challenge must be at least 16 bytes (WebAuthn §13.4.3)',
     );
   }
-  if (parseOrigin(origin).origin !== origin)
+  const parsed = parseOrigin(origin);
+  if (parsed.origin !== origin)
     throw new DeviceError('bad-origin', `not an origin (scheme://host[:port]): ${origin}`);
   // What JSON.stringify makes of { type, challenge, origin, crossOrigin: false }, built directly:
   // the type and the base64url challenge need no escaping, the origin is escaped as JSON.
-  return utf8(
-    `{"type":"${type}","challenge":"${toBase64Url(challenge)}","origin":${JSON.stringify(origin)},"crossOrigin":false}`,
+  return asciiOrUtf8(
+    `{"type":"${type}","challenge":"${toBase64Url(challenge)}","origin":${parsed.json},"crossOrigin":false}`,
   );
 }
 
+/**
+ * UTF-8 of `s`, written byte by byte when it is all ASCII (a serialised origin is: hosts are
+ * punycode), which skips the encoder call; through the encoder otherwise.
+ */
+function asciiOrUtf8(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return utf8(s);
+    out[i] = c;
+  }
+  return out;
+}
+
+/** What {@link parseOrigin} makes of an origin. */
+interface ParsedOrigin {
+  readonly text: string;
+  readonly origin: string;
+  readonly hostname: string;
+  /** `text` as a JSON string, as clientDataJSON carries it. */
+  readonly json: string;
+}
+
 /** The last origin parsed: a login loop asks about the same origin over and over. */
-let lastOrigin: { readonly text: string; readonly origin: string; readonly hostname: string } = {
-  text: '',
-  origin: '',
-  hostname: '',
-};
+let lastOrigin: ParsedOrigin = { text: '', origin: '', hostname: '', json: '""' };
 
 /** What the URL parser makes of `text` (origin and host name); remembered for the last one. */
-function parseOrigin(text: string): { readonly origin: string; readonly hostname: string } {
+function parseOrigin(text: string): ParsedOrigin {
   if (text === lastOrigin.text && text !== '') return lastOrigin;
   let parsed: URL;
   try {
@@ -127,7 +147,12 @@ function parseOrigin(text: string): { readonly origin: string; readonly hostname
   } catch {
     throw new DeviceError('bad-origin', 'the origin is not a URL');
   }
-  lastOrigin = { text, origin: parsed.origin, hostname: parsed.hostname };
+  lastOrigin = {
+    text,
+    origin: parsed.origin,
+    hostname: parsed.hostname,
+    json: JSON.stringify(text),
+  };
   return lastOrigin;
 }
 

@@ -116,6 +116,9 @@ const ALGORITHMS: readonly number[] = [Cose.ES256, CoseOkp.EdDSA];
  */
 const KEY_CACHE_SIZE = 16;
 
+/** The parameters of a command sent with none: read, never written. */
+const NO_PARAMS: CborMap = new Map();
+
 /** The CBOR options for requests: canonical, at most four levels (CTAP 2.1 §8). */
 const REQUEST_CBOR = { maxDepth: 4, maxLength: 7609 } as const;
 
@@ -380,7 +383,7 @@ export class ChipAuthenticator implements CtapHidApplication {
       this.#enumRps = null;
       this.#enumCreds = null;
     }
-    let params: CborMap = new Map();
+    let params: CborMap = NO_PARAMS;
     if (body.length > 0) {
       const v = decodeCbor(body, REQUEST_CBOR);
       if (!(v instanceof Map)) throw unexpected('request parameters', 'a map');

@@ -130,6 +130,14 @@ class Writer {
   get capacity(): number {
     return this.#buf.length;
   }
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#len;
+  }
+  /** Forgets what was written after the first `n` bytes. */
+  truncate(n: number): void {
+    this.#len = n;
+  }
   /** Starts over, keeping the buffer. */
   reset(): void {
     this.#len = 0;
@@ -323,15 +331,26 @@ function encodeInto(w: Writer, value: unknown, depth: number): void {
       );
     }
   }
-  if (value instanceof Map && mapInOrder(value, depth + 1)) {
-    // The common case (CTAP code builds its maps in canonical order): written as it goes, with no
-    // arrays of keys and values; a map out of order takes the general path below.
+  if (value instanceof Map) {
+    // The common case (CTAP code builds its maps in canonical order): written as it goes, each key
+    // checked against the one before, with no arrays of keys and values. A key out of order (or a
+    // repeated one) takes back what was written, and the general path below sorts.
+    const start = w.length;
     writeHead(w, MAJOR_MAP, value.size);
+    let prev: Uint8Array | undefined;
+    let inOrder = true;
     for (const [k, v] of value as Map<unknown, unknown>) {
-      w.bytes(encodedKey(k, depth + 1));
+      const key = encodedKey(k, depth + 1);
+      if (prev !== undefined && compareCanonicalKeys(prev, key) >= 0) {
+        inOrder = false;
+        break;
+      }
+      prev = key;
+      w.bytes(key);
       encodeInto(w, v, depth + 1);
     }
-    return;
+    if (inOrder) return;
+    w.truncate(start);
   }
   const keys: Uint8Array[] = [];
   const values: unknown[] = [];
@@ -371,20 +390,6 @@ function encodeInto(w: Writer, value: unknown, depth: number): void {
     w.bytes(keys[i]!);
     encodeInto(w, values[i], depth + 1);
   }
-}
-
-/**
- * True when the keys of `m` are in strictly increasing canonical order (so none repeats an
- * encoding); key encodings come from the cache, so asking twice costs lookups only.
- */
-function mapInOrder(m: Map<unknown, unknown>, depth: number): boolean {
-  let prev: Uint8Array | undefined;
-  for (const k of m.keys()) {
-    const e = encodedKey(k, depth);
-    if (prev !== undefined && compareCanonicalKeys(prev, e) >= 0) return false;
-    prev = e;
-  }
-  return true;
 }
 
 /**
@@ -799,7 +804,30 @@ function halfToNumber(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+/** The options last turned into settings (a copy), and those settings; never changed once made. */
+let lastOptions: CborDecodeOptions = {};
+let lastSettings: DecodeSettings | undefined;
+
+/** Settings for `options`; the last ones are reused when every option is the same. */
 function settings(options: CborDecodeOptions): DecodeSettings {
+  const o = lastOptions;
+  if (
+    lastSettings !== undefined &&
+    options.canonical === o.canonical &&
+    options.allowTags === o.allowTags &&
+    options.allowFloats === o.allowFloats &&
+    options.allowIndefinite === o.allowIndefinite &&
+    options.maxDepth === o.maxDepth &&
+    options.maxLength === o.maxLength
+  ) {
+    return lastSettings;
+  }
+  lastOptions = { ...options };
+  lastSettings = makeSettings(options);
+  return lastSettings;
+}
+
+function makeSettings(options: CborDecodeOptions): DecodeSettings {
   const canonical = options.canonical ?? true;
   return {
     canonical,
