@@ -131,36 +131,58 @@ export class SqliteSteps {
   }
 
   /**
-   * Runs a batch of transactions of steps now, as one: each in a savepoint of one BEGIN IMMEDIATE
-   * … COMMIT (a group commit), so they share the cost of the commit. A member whose steps throw
-   * is rolled back to its savepoint and answered with its error; the others commit. Throws (and
-   * none of the batch is done) when the batch cannot start (another process holds the write
-   * lock), when the commit fails, or when SQLite itself ended the transaction.
+   * Runs a batch of transactions of steps now, as one BEGIN IMMEDIATE … COMMIT (a group commit),
+   * so they share the cost of the commit. Should a member's steps throw, the batch is rolled back
+   * and run again with each member in its own savepoint (steps may always run again: see
+   * Store.steps): the member that fails is rolled back alone and answered with its error, the
+   * others commit. Throws (and none of the batch is done) when the batch cannot start (another
+   * process holds the write lock), when the commit fails, or when SQLite itself ended the
+   * transaction.
    */
   runBatch(batch: readonly (() => Steps<unknown>)[]): Settled[] {
     this.#begin.run(NONE);
-    const single = batch.length === 1;
+    const values: unknown[] = [];
+    try {
+      for (const make of batch) values.push(this.#drive(make()));
+    } catch (error) {
+      // SQLite ended the transaction itself (an I/O error, a full disk): the whole batch failed.
+      if (!this.#db.inTransaction) throw error;
+      this.#rollback.run(NONE);
+      return batch.length === 1 ? [{ ok: false, error }] : this.#runInSavepoints(batch);
+    }
+    this.#end();
+    return values.map((value) => ({ ok: true, value }));
+  }
+
+  /** {@link runBatch} with each member in a savepoint, so one that fails is undone alone. */
+  #runInSavepoints(batch: readonly (() => Steps<unknown>)[]): Settled[] {
+    this.#begin.run(NONE);
     const out: Settled[] = [];
     try {
       for (const make of batch) {
-        if (!single) this.#savepoint.run(NONE);
+        this.#savepoint.run(NONE);
         try {
-          const value = this.#drive(make());
-          if (!single) this.#release.run(NONE);
-          out.push({ ok: true, value });
+          out.push({ ok: true, value: this.#drive(make()) });
+          this.#release.run(NONE);
         } catch (error) {
           if (!this.#db.inTransaction) throw error;
-          if (single) {
-            this.#rollback.run(NONE);
-            return [{ ok: false, error }];
-          }
           this.#rollbackTo.run(NONE);
           this.#release.run(NONE);
           out.push({ ok: false, error });
         }
       }
+    } catch (e) {
+      if (this.#db.inTransaction) this.#rollback.run(NONE);
+      throw e;
+    }
+    this.#end();
+    return out;
+  }
+
+  /** COMMIT; should it fail, the transaction is rolled back and the error thrown. */
+  #end(): void {
+    try {
       this.#commit.run(NONE);
-      return out;
     } catch (e) {
       if (this.#db.inTransaction) this.#rollback.run(NONE);
       throw e;

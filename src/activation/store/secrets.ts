@@ -3,8 +3,10 @@ import {
   createCipheriv,
   createDecipheriv,
   createHmac,
+  createSecretKey,
   randomBytes,
   scrypt as scryptCb,
+  type KeyObject,
   type ScryptOptions,
 } from 'node:crypto';
 import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
@@ -142,8 +144,21 @@ export async function loadOrCreateServiceKeys(dataDir: string): Promise<ServiceK
  */
 export class SecretBox {
   readonly #keys: ServiceKeys;
+  /** The keys imported once, as OpenSSL key objects, by id. */
+  readonly #imported = new Map<string, KeyObject>();
   constructor(keys: ServiceKeys) {
     this.#keys = keys;
+  }
+
+  #key(keyId: string): KeyObject | undefined {
+    let k = this.#imported.get(keyId);
+    if (k === undefined) {
+      const raw = Object.hasOwn(this.#keys.keys, keyId) ? this.#keys.keys[keyId] : undefined;
+      if (raw === undefined) return undefined;
+      k = createSecretKey(raw);
+      this.#imported.set(keyId, k);
+    }
+    return k;
   }
 
   /** Id of the key new envelopes use. */
@@ -185,7 +200,7 @@ export class SecretBox {
     ) {
       throw new SecretError('bad-envelope', 'sealed value is malformed');
     }
-    const key = this.#keys.keys[keyId];
+    const key = this.#key(keyId);
     if (key === undefined)
       throw new SecretError(
         'unknown-key',
@@ -195,19 +210,23 @@ export class SecretBox {
     const body = Buffer.from(bodyB64, 'base64url');
     if (iv.length !== IV_BYTES || body.length < TAG_BYTES)
       throw new SecretError('bad-envelope', 'sealed value is malformed');
+    let plain: Buffer | undefined;
     try {
       const d = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
       d.setAAD(utf8(context));
       d.setAuthTag(body.subarray(body.length - TAG_BYTES));
-      return new Uint8Array(
-        Buffer.concat([d.update(body.subarray(0, body.length - TAG_BYTES)), d.final()]),
-      );
+      plain = d.update(body.subarray(0, body.length - TAG_BYTES));
+      d.final();
+      return new Uint8Array(plain);
     } catch (e) {
       throw new SecretError(
         'tampered',
         'sealed value failed authentication (altered, or sealed for another record)',
         { cause: e },
       );
+    } finally {
+      // The caller wipes its copy; this one (perhaps in Node's shared pool) is wiped here.
+      plain?.fill(0);
     }
   }
 
