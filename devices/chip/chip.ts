@@ -157,6 +157,8 @@ export class Chip implements Authenticator<'chip'> {
         let told = false;
         const onUp = o.onUserPresence ?? options.onUserPresence;
         const call: CtapHidCallOptions = {
+          // Ctap2Client decodes the answer at once and keeps only copies (CBOR byte strings).
+          pooledAnswer: true,
           onKeepalive: (status) => {
             if (status === KeepaliveStatus.UPNEEDED && !told) {
               told = true;

@@ -254,6 +254,7 @@ export interface CredentialKey {
   readonly secret: Uint8Array;
   /** COSE_Key of the public key (what authenticator data carries). */
   readonly cose: Map<number, unknown>;
+  /** The signature (DER for ES256); may be a Buffer, which is a Uint8Array. */
   sign(data: Uint8Array): Uint8Array;
 }
 

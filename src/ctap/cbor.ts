@@ -149,7 +149,9 @@ class Writer {
   pooledResult(): Uint8Array {
     const out = pooledBytes(this.#len);
     const buf = this.#buf;
-    for (let i = 0; i < out.length; i++) out[i] = buf[i]!;
+    // A plain loop for a message's worth of bytes (no view object); set() for anything longer.
+    if (out.length > 256) out.set(buf.subarray(0, out.length));
+    else for (let i = 0; i < out.length; i++) out[i] = buf[i]!;
     return out;
   }
 }

@@ -166,7 +166,11 @@ export function keepaliveReport(cid: number, status: number): Uint8Array {
   return packetize(cid, CtapHidCmd.KEEPALIVE, Uint8Array.of(status))[0]!;
 }
 
-/** What {@link Reassembler.push} made of one report. */
+/**
+ * What {@link Reassembler.push} made of one report. The payload of a message that took several
+ * reports is a view on a pooled block (see pooledBytes): its bytes are the receiver's, its
+ * `.buffer` is shared.
+ */
 export type ReassemblyResult =
   | {
       readonly type: 'complete';
@@ -572,6 +576,12 @@ export interface CtapHidCallOptions {
   /** Aborting sends CTAPHID_CANCEL; the device then answers (CTAP2_ERR_KEEPALIVE_CANCEL). */
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
+  /**
+   * The answer of a message longer than one report comes as a view on a pooled block (see
+   * pooledBytes; its `.buffer` is shared): for callers that decode it at once and keep only what
+   * they copy out, such as the CTAP2 client. Default false: a buffer of its own.
+   */
+  readonly pooledAnswer?: boolean;
 }
 
 function isTimeout(e: unknown): boolean {
@@ -793,7 +803,7 @@ export class CtapHidClient {
             data = r.slice(7, 7 + bcnt);
             got = bcnt;
           } else {
-            data = new Uint8Array(bcnt);
+            data = options.pooledAnswer === true ? pooledBytes(bcnt) : new Uint8Array(bcnt);
             copyBytes(data, 0, r, 7, CTAPHID_INIT_DATA);
             got = CTAPHID_INIT_DATA;
             seq = 0;
