@@ -4,7 +4,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceError } from '../../src/core/index.js';
-import { decodeCbor, encodeCbor, type CborMap } from '../../src/ctap/cbor.js';
+import {
+  cborHeadLength,
+  decodeCbor,
+  encodeCbor,
+  writeCborHead,
+  type CborMap,
+} from '../../src/ctap/cbor.js';
+import { pooledBytes } from '../../src/hid/pool.js';
 import { CtapError, CtapStatus, ctapStatusName } from '../../src/ctap/status.js';
 import {
   encapsulate,
@@ -193,6 +200,74 @@ function credentialDescriptor(id: Uint8Array): Map<string, unknown> {
   ]);
 }
 
+/** `"id"` as CBOR text: a credential descriptor's first key. */
+const ID_KEY = Uint8Array.of(0x62, 0x69, 0x64);
+/** `"type"` and `"public-key"` as CBOR text: a credential descriptor's second member. */
+const TYPE_PUBLIC_KEY = Uint8Array.of(
+  0x64,
+  ...[...'type'].map((c) => c.charCodeAt(0)),
+  0x6a,
+  ...[...'public-key'].map((c) => c.charCodeAt(0)),
+);
+
+/**
+ * authenticatorGetAssertion's request for a plain login: the command byte, then what encodeCbor
+ * makes of {1: rpId, 2: clientDataHash, 3: allow list as descriptors} (the allow list only when
+ * not empty), laid out directly with no map built. Undefined when a value is not of that shape
+ * (non-ASCII rpId, a length beyond 65535): the caller then encodes the map.
+ */
+export function plainGetAssertionRequest(
+  rpId: string,
+  clientDataHash: Uint8Array,
+  allowList: readonly Uint8Array[] | undefined,
+): Uint8Array | undefined {
+  if (typeof rpId !== 'string' || rpId.length > 0xffff) return undefined;
+  for (let i = 0; i < rpId.length; i++) if (rpId.charCodeAt(i) > 0x7f) return undefined;
+  if (!(clientDataHash instanceof Uint8Array) || clientDataHash.length > 0xffff) return undefined;
+  const n = allowList?.length ?? 0;
+  if (n > 0xffff) return undefined;
+  let size =
+    3 +
+    cborHeadLength(rpId.length) +
+    rpId.length +
+    1 +
+    cborHeadLength(clientDataHash.length) +
+    clientDataHash.length;
+  if (allowList !== undefined && n > 0) {
+    size += 1 + cborHeadLength(n);
+    for (const id of allowList) {
+      if (!(id instanceof Uint8Array) || id.length > 0xffff) return undefined;
+      size += 1 + ID_KEY.length + cborHeadLength(id.length) + id.length + TYPE_PUBLIC_KEY.length;
+    }
+  }
+  // Pooled: it goes to the channel and the wire (see Ctap2Client.call).
+  const out = pooledBytes(size);
+  out[0] = CtapCommand.getAssertion;
+  let at = writeCborHead(out, 1, 5, n > 0 ? 3 : 2);
+  out[at++] = 0x01;
+  at = writeCborHead(out, at, 3, rpId.length);
+  for (let i = 0; i < rpId.length; i++) out[at++] = rpId.charCodeAt(i);
+  out[at++] = 0x02;
+  at = writeCborHead(out, at, 2, clientDataHash.length);
+  out.set(clientDataHash, at);
+  at += clientDataHash.length;
+  if (allowList !== undefined && n > 0) {
+    out[at++] = 0x03;
+    at = writeCborHead(out, at, 4, n);
+    for (const id of allowList) {
+      out[at++] = 0xa2;
+      out.set(ID_KEY, at);
+      at += ID_KEY.length;
+      at = writeCborHead(out, at, 2, id.length);
+      out.set(id, at);
+      at += id.length;
+      out.set(TYPE_PUBLIC_KEY, at);
+      at += TYPE_PUBLIC_KEY.length;
+    }
+  }
+  return out;
+}
+
 function malformed(what: string): DeviceError {
   return new DeviceError('bad-ctap-response', `the authenticator's answer is malformed: ${what}`);
 }
@@ -253,17 +328,31 @@ export class Ctap2Client {
    * Sends one command and returns its CBOR map (or undefined for an empty answer). A busy channel
    * (another host is mid-transaction, CTAP 2.1 §11.2.9.1.6) is retried with a growing pause.
    */
-  async call(
+  call(
     command: number,
     params: unknown,
     name: string,
     options: CtapCallOptions = {},
   ): Promise<CborMap | undefined> {
-    // Pooled: the request goes to the channel and the wire, and is kept only for busy retries.
-    const request =
-      params === undefined
-        ? Uint8Array.of(command)
-        : encodeCbor(params, { prefix: Uint8Array.of(command), pooled: true });
+    let request: Uint8Array;
+    try {
+      // Pooled: the request goes to the channel and the wire, and is kept only for busy retries.
+      request =
+        params === undefined
+          ? Uint8Array.of(command)
+          : encodeCbor(params, { prefix: Uint8Array.of(command), pooled: true });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#exchange(request, name, options);
+  }
+
+  /** Sends an encoded request (command byte and CBOR) and reads its answer, as {@link call}. */
+  async #exchange(
+    request: Uint8Array,
+    name: string,
+    options: CtapCallOptions,
+  ): Promise<CborMap | undefined> {
     let pause = this.#busyBackoffMs;
     for (let attempt = 0; ; attempt++) {
       let answer: Uint8Array;
@@ -389,6 +478,18 @@ export class Ctap2Client {
     p: GetAssertionParams,
     options: CtapCallOptions = {},
   ): Promise<AssertionResult> {
+    // A plain login (what nearly every call is) is laid out directly; anything else as a map.
+    const plain =
+      (p.extensions === undefined || Object.keys(p.extensions).length === 0) &&
+      p.up !== false &&
+      !p.uv &&
+      !p.pinUvAuthParam
+        ? plainGetAssertionRequest(p.rpId, p.clientDataHash, p.allowList)
+        : undefined;
+    if (plain !== undefined) {
+      const m = await this.#exchange(plain, 'getAssertion', options);
+      return this.#assertion(m, 'getAssertion', p.allowList);
+    }
     const params = new Map<number, unknown>([
       [1, p.rpId],
       [2, p.clientDataHash],

@@ -11,7 +11,13 @@ import {
   utf8,
   type Clock,
 } from '../../src/core/index.js';
-import { decodeCbor, encodeCbor, type CborMap } from '../../src/ctap/cbor.js';
+import {
+  cborHeadLength,
+  decodeCbor,
+  encodeCbor,
+  writeCborHead,
+  type CborMap,
+} from '../../src/ctap/cbor.js';
 import {
   KeepaliveStatus,
   type CtapHidApplication,
@@ -185,6 +191,59 @@ function ok(body?: unknown): Uint8Array {
 /** The bytes as a string, one character per byte: a cheap exact Map key. */
 function latin1(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+/** `"id"` as CBOR text: a credential descriptor's first key. */
+const ID_KEY = Uint8Array.of(0x62, 0x69, 0x64);
+/** `"type"` and `"public-key"` as CBOR text: a credential descriptor's second member. */
+const TYPE_PUBLIC_KEY = Uint8Array.of(
+  0x64,
+  ...[...'type'].map((c) => c.charCodeAt(0)),
+  0x6a,
+  ...[...'public-key'].map((c) => c.charCodeAt(0)),
+);
+
+/**
+ * A getAssertion answer with no user and no count: the status byte, then what encodeCbor makes of
+ * {1: {id, type: 'public-key'}, 2: authData, 3: signature}, laid out directly with no map built.
+ * Pooled, as ok() is: it goes straight to the wire.
+ */
+export function plainAssertionAnswer(
+  credentialId: Uint8Array,
+  authData: Uint8Array,
+  signature: Uint8Array,
+): Uint8Array {
+  const out = pooledBytes(
+    4 +
+      ID_KEY.length +
+      cborHeadLength(credentialId.length) +
+      credentialId.length +
+      TYPE_PUBLIC_KEY.length +
+      1 +
+      cborHeadLength(authData.length) +
+      authData.length +
+      1 +
+      cborHeadLength(signature.length) +
+      signature.length,
+  );
+  out[0] = CtapStatus.CTAP2_OK;
+  out[1] = 0xa3;
+  out[2] = 0x01;
+  out[3] = 0xa2;
+  out.set(ID_KEY, 4);
+  let at = writeCborHead(out, 4 + ID_KEY.length, 2, credentialId.length);
+  out.set(credentialId, at);
+  at += credentialId.length;
+  out.set(TYPE_PUBLIC_KEY, at);
+  at += TYPE_PUBLIC_KEY.length;
+  out[at++] = 0x02;
+  at = writeCborHead(out, at, 2, authData.length);
+  out.set(authData, at);
+  at += authData.length;
+  out[at++] = 0x03;
+  at = writeCborHead(out, at, 2, signature.length);
+  out.set(signature, at);
+  return out;
 }
 
 /** Byte-wise equality of public bytes (credential IDs, RP ID hashes); nothing secret. */
@@ -880,6 +939,11 @@ export class ChipAuthenticator implements CtapHidApplication {
       authData = signed.subarray(0, 37);
     }
     const signature = c.key.sign(signed);
+    if (!c.resident && !(numberOfCredentials !== undefined && numberOfCredentials > 1)) {
+      // The usual answer (no user, no count) is laid out directly rather than built as maps.
+      this.#persist();
+      return plainAssertionAnswer(c.id, authData, signature);
+    }
     const res = new Map<number, unknown>([
       [
         0x01,

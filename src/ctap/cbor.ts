@@ -475,6 +475,34 @@ let scratch = new Writer(1024);
 const SCRATCH_KEEP = 64 * 1024;
 let scratchInUse = false;
 
+/** Bytes the head of a definite-length item with argument `n` (0..65535) takes. */
+export function cborHeadLength(n: number): number {
+  return n < 24 ? 1 : n <= 0xff ? 2 : 3;
+}
+
+/**
+ * Writes the head of a definite-length item (major type 0..7, argument `n` 0..65535) at `at` in
+ * its shortest form, as {@link encodeCbor} does, and returns the offset after it: for messages of
+ * a fixed shape laid out directly (the same bytes as encoding the map, without building one).
+ */
+export function writeCborHead(out: Uint8Array, at: number, major: number, n: number): number {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffff) throw new RangeError('head argument 0..65535');
+  const m = major << 5;
+  if (n < 24) {
+    out[at] = m | n;
+    return at + 1;
+  }
+  if (n <= 0xff) {
+    out[at] = m | 24;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  out[at] = m | 25;
+  out[at + 1] = n >>> 8;
+  out[at + 2] = n & 0xff;
+  return at + 3;
+}
+
 /** Options of {@link encodeCbor}. */
 export interface CborEncodeOptions {
   /**
