@@ -67,10 +67,28 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
-/** Starts the service. On failure everything started so far is stopped again. */
+/**
+ * Starts the service. On failure everything started so far is stopped again. With no port (or
+ * 0) it picks a free one; the base URL names the port, so it is chosen before the server
+ * listens, and should another program take it in between, the service starts again on another.
+ */
 export async function startService(config: ServiceConfig): Promise<RunningService> {
   const host = config.host ?? '127.0.0.1';
-  const port = config.port === undefined || config.port === 0 ? await freePort(host) : config.port;
+  if (config.port !== undefined && config.port !== 0) return startOn(config, host, config.port);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(config, host, await freePort(host));
+    } catch (e) {
+      const taken =
+        e instanceof ActivationError &&
+        e.code === 'listen-failed' &&
+        (e.cause as { code?: unknown } | undefined)?.code === 'EADDRINUSE';
+      if (!taken || attempt >= 5) throw e;
+    }
+  }
+}
+
+async function startOn(config: ServiceConfig, host: string, port: number): Promise<RunningService> {
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new ActivationError('bad-port', 'port must be a whole number from 0 to 65535');
   const baseUrl = (config.baseUrl ?? `http://localhost:${port}`).replace(/\/+$/, '');
