@@ -268,6 +268,75 @@ export function plainGetAssertionRequest(
   return out;
 }
 
+/** The CBOR map of a CTAP2_OK answer, or undefined when the answer is the status alone. */
+function decodeAnswer(answer: Uint8Array, name: string): CborMap | undefined {
+  if (answer.length === 1) return undefined;
+  let decoded: unknown;
+  try {
+    decoded = decodeCbor(answer.subarray(1), ANSWER_CBOR);
+  } catch (e) {
+    throw new DeviceError('bad-ctap-response', `${name}: the answer is not valid CBOR`, {
+      cause: e,
+    });
+  }
+  if (!isMap(decoded)) throw malformed(`${name}: the answer is not a map`);
+  return decoded;
+}
+
+/** How answers are decoded: any well-formed CBOR (a key need not be canonical), no tags or floats. */
+const ANSWER_CBOR = { canonical: false, allowFloats: false, allowTags: false } as const;
+
+/** Where a byte string's head at `at` says its bytes start and how many: undefined if not one. */
+function byteStringAt(b: Uint8Array, at: number): { start: number; length: number } | undefined {
+  const ib = b[at];
+  if (ib === undefined || ib >> 5 !== 2) return undefined;
+  const info = ib & 0x1f;
+  if (info < 24) return { start: at + 1, length: info };
+  if (info === 24 && at + 1 < b.length) return { start: at + 2, length: b[at + 1]! };
+  if (info === 25 && at + 2 < b.length)
+    return { start: at + 3, length: (b[at + 1]! << 8) | b[at + 2]! };
+  return undefined;
+}
+
+/** True when `b` holds `expected` at `at`. */
+function bytesAt(b: Uint8Array, at: number, expected: Uint8Array): boolean {
+  if (at + expected.length > b.length) return false;
+  for (let i = 0; i < expected.length; i++) if (b[at + i] !== expected[i]) return false;
+  return true;
+}
+
+/**
+ * A getAssertion answer read in place when it has the usual shape, {1: {id, type: 'public-key'},
+ * 2: authData, 3: signature} and nothing else, as the chip lays it out: the same result the map
+ * path gives, without the maps. Undefined for any other shape or anything out of place (the
+ * caller then decodes it in full, which judges it).
+ */
+function plainAssertionResult(answer: Uint8Array): AssertionResult | undefined {
+  if (answer[0] !== 0 || answer[1] !== 0xa3 || answer[2] !== 0x01 || answer[3] !== 0xa2)
+    return undefined;
+  if (!bytesAt(answer, 4, ID_KEY)) return undefined;
+  const id = byteStringAt(answer, 4 + ID_KEY.length);
+  if (id === undefined) return undefined;
+  let at = id.start + id.length;
+  if (!bytesAt(answer, at, TYPE_PUBLIC_KEY)) return undefined;
+  at += TYPE_PUBLIC_KEY.length;
+  if (answer[at] !== 0x02) return undefined;
+  const authData = byteStringAt(answer, at + 1);
+  if (authData === undefined) return undefined;
+  at = authData.start + authData.length;
+  if (answer[at] !== 0x03) return undefined;
+  const signature = byteStringAt(answer, at + 1);
+  if (signature === undefined || signature.start + signature.length !== answer.length)
+    return undefined;
+  const authBytes = answer.slice(authData.start, authData.start + authData.length);
+  return {
+    credentialId: answer.slice(id.start, id.start + id.length),
+    authData: authBytes,
+    signature: answer.slice(signature.start, signature.start + signature.length),
+    parsed: parseAuthData(authBytes),
+  };
+}
+
 function malformed(what: string): DeviceError {
   return new DeviceError('bad-ctap-response', `the authenticator's answer is malformed: ${what}`);
 }
@@ -344,15 +413,18 @@ export class Ctap2Client {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#exchange(request, name, options);
+    return this.#okAnswer(request, name, options).then((answer) => decodeAnswer(answer, name));
   }
 
-  /** Sends an encoded request (command byte and CBOR) and reads its answer, as {@link call}. */
-  async #exchange(
+  /**
+   * Sends an encoded request (command byte and CBOR) and returns its answer once the status is
+   * CTAP2_OK (a busy channel retried, any other status thrown), as {@link call} does.
+   */
+  async #okAnswer(
     request: Uint8Array,
     name: string,
     options: CtapCallOptions,
-  ): Promise<CborMap | undefined> {
+  ): Promise<Uint8Array> {
     let pause = this.#busyBackoffMs;
     for (let attempt = 0; ; attempt++) {
       let answer: Uint8Array;
@@ -376,21 +448,7 @@ export class Ctap2Client {
         continue;
       }
       if (status !== CtapStatus.CTAP2_OK) throw statusError(status, name);
-      if (answer.length === 1) return undefined;
-      let decoded: unknown;
-      try {
-        decoded = decodeCbor(answer.subarray(1), {
-          canonical: false,
-          allowFloats: false,
-          allowTags: false,
-        });
-      } catch (e) {
-        throw new DeviceError('bad-ctap-response', `${name}: the answer is not valid CBOR`, {
-          cause: e,
-        });
-      }
-      if (!isMap(decoded)) throw malformed(`${name}: the answer is not a map`);
-      return decoded;
+      return answer;
     }
   }
 
@@ -487,8 +545,11 @@ export class Ctap2Client {
         ? plainGetAssertionRequest(p.rpId, p.clientDataHash, p.allowList)
         : undefined;
     if (plain !== undefined) {
-      const m = await this.#exchange(plain, 'getAssertion', options);
-      return this.#assertion(m, 'getAssertion', p.allowList);
+      const answer = await this.#okAnswer(plain, 'getAssertion', options);
+      return (
+        plainAssertionResult(answer) ??
+        this.#assertion(decodeAnswer(answer, 'getAssertion'), 'getAssertion', p.allowList)
+      );
     }
     const params = new Map<number, unknown>([
       [1, p.rpId],

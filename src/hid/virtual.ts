@@ -253,6 +253,6 @@ export class VirtualHidTransport implements HidTransport {
  */
 function copyReport(report: Uint8Array): Uint8Array {
   const out = pooledBytes(HID_REPORT_SIZE);
-  for (let i = 0; i < HID_REPORT_SIZE; i++) out[i] = report[i]!;
+  out.set(report);
   return out;
 }

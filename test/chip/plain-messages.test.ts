@@ -2,7 +2,7 @@
 // the same maps, and the CBOR heads they are built from are encodeCbor's heads.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { plainGetAssertionRequest } from '../../devices/chip/ctap2.js';
+import { Ctap2Client, plainGetAssertionRequest } from '../../devices/chip/ctap2.js';
 import { plainAssertionAnswer } from '../../firmware-sim/chip/authenticator.js';
 import { toHex } from '../../src/core/index.js';
 import { cborHeadLength, encodeCbor, writeCborHead } from '../../src/ctap/cbor.js';
@@ -121,3 +121,63 @@ describe('hand-laid CTAP2 messages', () => {
     }
   });
 });
+
+describe('the driver reading a getAssertion answer', () => {
+  /** A Ctap2Client whose channel answers every request with `answer`. */
+  const clientAnswering = (answer: Uint8Array): Ctap2Client =>
+    new Ctap2Client({ cbor: () => Promise.resolve(answer) });
+  const authData = new Uint8Array(37).fill(7);
+  authData[32] = 0x01;
+  const params = { rpId: 'a.example', clientDataHash: bytes(32) };
+
+  it('the usual layout and the same map in another key order give the same result', async () => {
+    const id = bytes(63);
+    const signature = bytes(71);
+    const usual = await clientAnswering(plainAssertionAnswer(id, authData, signature)).getAssertion(
+      params,
+    );
+    // Keys 3, 2, 1: not canonical, so only the full decoder reads it.
+    const reordered = concat(
+      Uint8Array.of(0x00, 0xa3, 0x03),
+      encodeCbor(signature),
+      Uint8Array.of(0x02),
+      encodeCbor(authData),
+      Uint8Array.of(0x01),
+      encodeCbor(
+        new Map<string, unknown>([
+          ['id', id],
+          ['type', 'public-key'],
+        ]),
+      ),
+    );
+    const general = await clientAnswering(reordered).getAssertion(params);
+    expect(usual).toEqual(general);
+    expect(toHex(usual.credentialId)).toBe(toHex(id));
+    expect(toHex(usual.signature)).toBe(toHex(signature));
+    expect(usual.parsed.flags).toBe(0x01);
+  });
+
+  it('an answer that only starts like the usual one is judged by the full decoder', async () => {
+    const good = plainAssertionAnswer(bytes(63), authData, bytes(71));
+    await expect(
+      clientAnswering(concat(good, Uint8Array.of(0))).getAssertion(params),
+    ).rejects.toMatchObject({ code: 'bad-ctap-response' });
+    await expect(
+      clientAnswering(good.subarray(0, good.length - 1)).getAssertion(params),
+    ).rejects.toMatchObject({ code: 'bad-ctap-response' });
+    const short = plainAssertionAnswer(bytes(63), authData.subarray(0, 36), bytes(71));
+    await expect(clientAnswering(short).getAssertion(params)).rejects.toMatchObject({
+      code: 'bad-authenticator-data',
+    });
+  });
+});
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
