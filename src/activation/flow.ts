@@ -36,7 +36,8 @@ import { auditSteps, rateLimitSteps } from './store/repositories.js';
 import { hashPassword, verifyPassword } from './store/secrets.js';
 import { runSteps, type StepContext, type Steps } from './store/steps.js';
 import type { Store } from './store/store.js';
-import { checkUserCodeSteps, findIdentity, otpAttempt } from './validate.js';
+import { PreparedOtpKeys } from './otp-keys.js';
+import { checkUserCodeSteps, findIdentity, otpAttempt, type OtpChecks } from './validate.js';
 import { assertNoViolations } from './violations.js';
 import type { ChipBinding, ChipVerifier } from './webauthn.js';
 
@@ -278,6 +279,8 @@ export class ActivationFlow {
   readonly apps: AppService;
   readonly #o: FlowOptions;
   readonly #otp: Record<OtpKind, OtpVerifier>;
+  /** The verifiers with the devices' prepared keys, for the code checks. */
+  readonly #checks: OtpChecks;
   readonly #activationMs: number;
   readonly #loginMs: number;
   readonly #deviceTries: number;
@@ -291,6 +294,7 @@ export class ActivationFlow {
       'code-display': new OtpVerifier('code-display', options.otp),
       'audio-reader': new OtpVerifier('audio-reader', options.otp),
     };
+    this.#checks = { verifiers: this.#otp, keys: new PreparedOtpKeys() };
     this.#activationMs = options.activationSessionMs ?? 3_600_000;
     this.#loginMs = options.loginSessionMs ?? 600_000;
     this.#deviceTries = options.deviceTries ?? 5;
@@ -1169,7 +1173,7 @@ export class ActivationFlow {
     authenticatorId?: string,
     partial = false,
   ): Promise<{ ok: true; serial: string } | { ok: false; reason: string; serial?: string }> {
-    return otpAttempt(tx, this.#otp, {
+    return otpAttempt(tx, this.#checks, {
       ownerKind,
       ownerId,
       code,
@@ -1474,7 +1478,7 @@ export class ActivationFlow {
     const limited = yield* this.#limitSteps(ctx, client, safeKey(input.userId));
     if (limited) return limited;
     // Whose user ID it is and their device in one lookup; the same check as #otpLogin's.
-    const { who, out } = yield* checkUserCodeSteps(ctx, this.#otp, input.userId, input.code);
+    const { who, out } = yield* checkUserCodeSteps(ctx, this.#checks, input.userId, input.code);
     if (!out.ok)
       yield* auditSteps(ctx, {
         actor: { kind: who?.kind ?? 'anonymous', id: who?.id ?? null },

@@ -7,12 +7,8 @@ import type { OtpBinding, OtpVerifier } from '../otp/verify.js';
 import { lockoutStatus } from './lockout.js';
 import { userIdKey } from './rules.js';
 import { Statement } from './store/db.js';
-import {
-  openOtpKey,
-  recordAttemptSteps,
-  StoreRuleError,
-  type Repositories,
-} from './store/repositories.js';
+import type { PreparedOtpKeys } from './otp-keys.js';
+import { recordAttemptSteps, StoreRuleError, type Repositories } from './store/repositories.js';
 import { rows, runSteps, type StepContext, type Steps } from './store/steps.js';
 
 /** The device kinds that show a one-time code. */
@@ -31,6 +27,12 @@ export type OtpAttempt =
 
 /** The verifiers of the two OTP kinds. */
 export type OtpVerifiers = Readonly<Record<OtpKind, OtpVerifier>>;
+
+/** What a code check needs besides the database: the verifiers and the prepared keys. */
+export interface OtpChecks {
+  readonly verifiers: OtpVerifiers;
+  readonly keys: PreparedOtpKeys;
+}
 
 // Every MitID user ID is in one table (its primary key); a business user's row says whether the
 // separate MitID is in use. One lookup answers both.
@@ -147,21 +149,21 @@ export interface OtpAttemptInput {
 /**
  * Checks a code of an owner's code display or audio reader, with lockout: refused unchecked
  * while blocked; counted otherwise (3rd wrong in a row blocks for a while, continued failures
- * for good). The seed is opened for this check only and wiped after it. Runs inside the caller's
- * transaction, which must be the one that commits the update.
+ * for good). The key is prepared once per device (PreparedOtpKeys: the seed opened, imported and
+ * wiped). Runs inside the caller's transaction, which must be the one that commits the update.
  */
 export function otpAttempt(
   tx: Repositories,
-  verifiers: OtpVerifiers,
+  checks: OtpChecks,
   input: OtpAttemptInput,
 ): Promise<OtpAttempt> {
-  return runSteps(tx.db, tx.engine, otpAttemptSteps(tx, verifiers, input));
+  return runSteps(tx.db, tx.engine, otpAttemptSteps(tx, checks, input));
 }
 
 /** The steps of {@link otpAttempt}. */
 function* otpAttemptSteps(
   ctx: StepContext,
-  verifiers: OtpVerifiers,
+  checks: OtpChecks,
   input: OtpAttemptInput,
 ): Steps<OtpAttempt> {
   const found = yield* rows(
@@ -170,7 +172,7 @@ function* otpAttemptSteps(
       ? [input.ownerKind, input.ownerId]
       : [input.ownerKind, input.ownerId, input.authenticatorId],
   );
-  return yield* attemptSteps(ctx, verifiers, found[0], input);
+  return yield* attemptSteps(ctx, checks, found[0], input);
 }
 
 /** A validate call's outcome: whose user ID it was (if it is in use) and the check. */
@@ -186,17 +188,17 @@ export interface CodeCheck {
  */
 export function checkUserCode(
   tx: Repositories,
-  verifiers: OtpVerifiers,
+  checks: OtpChecks,
   userId: unknown,
   code: unknown,
 ): Promise<CodeCheck> {
-  return runSteps(tx.db, tx.engine, checkUserCodeSteps(tx, verifiers, userId, code));
+  return runSteps(tx.db, tx.engine, checkUserCodeSteps(tx, checks, userId, code));
 }
 
 /** The steps of {@link checkUserCode}, for a caller that runs them in its own transaction. */
 export function* checkUserCodeSteps(
   ctx: StepContext,
-  verifiers: OtpVerifiers,
+  checks: OtpChecks,
   userId: unknown,
   code: unknown,
 ): Steps<CodeCheck> {
@@ -206,7 +208,7 @@ export function* checkUserCodeSteps(
   const who = identityOf(row);
   if (who === undefined) return { who, out: { ok: false, reason: 'unknown-user-id' } };
   const device = row !== undefined && row.id !== null ? (row as OtpDeviceRow) : undefined;
-  const out = yield* attemptSteps(ctx, verifiers, device, {
+  const out = yield* attemptSteps(ctx, checks, device, {
     ownerKind: who.kind,
     ownerId: who.id,
     code,
@@ -220,7 +222,7 @@ type NullableDeviceRow = { [K in keyof OtpDeviceRow]: OtpDeviceRow[K] | null };
 /** {@link otpAttempt} on the device row read for it in this transaction. */
 function* attemptSteps(
   ctx: StepContext,
-  verifiers: OtpVerifiers,
+  checks: OtpChecks,
   row: OtpDeviceRow | undefined,
   input: OtpAttemptInput,
 ): Steps<OtpAttempt> {
@@ -235,24 +237,19 @@ function* attemptSteps(
   const status = lockoutStatus(a, ctx.now);
   if (status !== 'open') return { ok: false, reason: status, serial: row.serial };
   const state = JSON.parse(row.state) as OtpBinding['state'];
-  const key = openOtpKey(ctx.secrets, row.kind, row.serial, row.seed_sealed, row.params);
+  const key = checks.keys.get(ctx.secrets, row.kind, row.serial, row.seed_sealed, row.params);
   if (key === undefined) return { ok: false, reason: 'seed-missing', serial: row.serial };
-  let out: ReturnType<OtpVerifier['verifyKey']>;
-  try {
-    out = verifiers[row.kind].verifyKey(
-      key,
-      state,
-      {
-        type: 'otp',
-        serial: row.serial,
-        code: typeof input.code === 'string' ? input.code : '',
-        deviceTime: ctx.now,
-      },
-      { now: ctx.now },
-    );
-  } finally {
-    key.secret.fill(0);
-  }
+  const out = checks.verifiers[row.kind].verifyKey(
+    key,
+    state,
+    {
+      type: 'otp',
+      serial: row.serial,
+      code: typeof input.code === 'string' ? input.code : '',
+      deviceTime: ctx.now,
+    },
+    { now: ctx.now },
+  );
   const verified = out.verified && input.passwordOk;
   if (verified && input.partial === true) {
     // The code is used up (replay state), but the failure counters reset only when the whole

@@ -9,8 +9,8 @@ import type {
   VerifyOutcome,
   VerifyReason,
 } from '../core/authenticator.js';
-import type { HashAlgorithm, OtpKey, TotpParams } from './types.js';
-import { prepareOtpKey } from './verify-engine.js';
+import type { HashAlgorithm, HotpParams, OtpKey, TotpParams } from './types.js';
+import { prepareOtpKey, type PreparedOtpKey } from './verify-engine.js';
 import {
   initialHotpState,
   initialTotpState,
@@ -185,10 +185,11 @@ export class OtpVerifier<K extends OtpDeviceKind = OtpDeviceKind> implements Ver
   /**
    * {@link verify} for a service that keeps the key package (its seed sealed in an inventory) and
    * the replay/drift state apart: checks a login code against `key` and `state` at once, with no
-   * binding to build, and answers the state to store. `key.secret` stays the caller's to wipe.
+   * binding to build, and answers the state to store. `key` is the package itself (its secret
+   * stays the caller's to wipe) or one prepared once with {@link prepareKeyPackage}.
    */
   verifyKey(
-    key: OtpKey,
+    key: OtpKey | PreparedKeyPackage,
     state: OtpBinding['state'],
     proof: OtpProof,
     context: VerifyContext,
@@ -197,33 +198,20 @@ export class OtpVerifier<K extends OtpDeviceKind = OtpDeviceKind> implements Ver
     readonly reason: VerifyReason;
     readonly state: OtpBinding['state'];
   } {
-    if (typeof key !== 'object' || key === null || !(key.secret instanceof Uint8Array))
-      throw new OtpError('bad-key', 'key must be an OtpKey with a secret');
+    if (typeof key !== 'object' || key === null)
+      throw new OtpError('bad-key', 'key must be an OtpKey or a prepared key package');
     if (typeof state !== 'object' || state === null)
       throw new OtpError('bad-binding', 'binding must carry a state');
     const p: unknown = proof;
     if (!isOtpMessage(p)) return { verified: false, reason: 'malformed', state };
-    // Built field by field: spreading the key and then setting its own fields again is V8's slow path.
+    let params: PreparedOtpKey | TotpParams;
+    if (key instanceof PreparedKeyPackage) params = key.prepared;
+    else if (key.secret instanceof Uint8Array) params = paramsOfKey(key);
+    else throw new OtpError('bad-key', 'key must be an OtpKey with a secret');
     const material: Material =
       key.type === 'totp'
-        ? {
-            type: 'totp',
-            serial: key.serial,
-            secret: key.secret,
-            algorithm: key.algorithm,
-            digits: key.digits,
-            period: key.period ?? 30,
-            t0: key.t0 ?? 0,
-            state: state as TotpState,
-          }
-        : {
-            type: 'hotp',
-            serial: key.serial,
-            secret: key.secret,
-            algorithm: key.algorithm,
-            digits: key.digits,
-            state: state as HotpState,
-          };
+        ? { type: 'totp', serial: key.serial, params, state: state as TotpState }
+        : { type: 'hotp', serial: key.serial, params, state: state as HotpState };
     return this.#checkMaterial(material, p, context, false);
   }
 
@@ -236,7 +224,15 @@ export class OtpVerifier<K extends OtpDeviceKind = OtpDeviceKind> implements Ver
     const secret = decodeSecret(binding.secret);
     // The decoded secret is wiped however the check ends (a bad state or time throws).
     try {
-      const c = this.#checkMaterial({ ...binding, secret }, message, context, atBind);
+      const params: TotpParams =
+        binding.type === 'totp'
+          ? { secret, ...paramsOf(binding) }
+          : { secret, algorithm: binding.algorithm, digits: binding.digits };
+      const material: Material =
+        binding.type === 'totp'
+          ? { type: 'totp', serial: binding.serial, params, state: binding.state }
+          : { type: 'hotp', serial: binding.serial, params, state: binding.state };
+      const c = this.#checkMaterial(material, message, context, atBind);
       return {
         verified: c.verified,
         reason: c.reason,
@@ -257,52 +253,80 @@ export class OtpVerifier<K extends OtpDeviceKind = OtpDeviceKind> implements Ver
     // The serial is compared in constant time, and the code is checked whatever it says, so
     // a wrong serial costs what a wrong code costs.
     const serialOk = constantTimeEqualString(message.serial, m.serial);
-    let check: TotpCheck | HotpCheck;
-    if (m.type === 'totp') {
-      const params: TotpParams = {
-        secret: m.secret,
-        algorithm: m.algorithm,
-        digits: m.digits,
-        period: m.period,
-        t0: m.t0,
-      };
-      check = verifyTotp(params, m.state, message.code, context.now, {
-        window: atBind ? this.#opts.bindWindow : this.#opts.window,
-        maxDriftSteps: this.#opts.maxDriftSteps,
-      });
-    } else {
-      check = verifyHotp(
-        { secret: m.secret, algorithm: m.algorithm, digits: m.digits },
-        m.state,
-        message.code,
-        { lookAhead: atBind ? this.#opts.bindLookAhead : this.#opts.lookAhead },
-      );
-    }
+    const check: TotpCheck | HotpCheck =
+      m.type === 'totp'
+        ? verifyTotp(m.params, m.state, message.code, context.now, {
+            window: atBind ? this.#opts.bindWindow : this.#opts.window,
+            maxDriftSteps: this.#opts.maxDriftSteps,
+          })
+        : verifyHotp(m.params, m.state, message.code, {
+            lookAhead: atBind ? this.#opts.bindLookAhead : this.#opts.lookAhead,
+          });
     if (!serialOk) return { verified: false, reason: 'unknown-credential', state: m.state };
     return { verified: check.ok, reason: check.reason, state: check.ok ? check.state : m.state };
   }
 }
 
-/** What a code is checked against: parameters, the raw secret and the replay/drift state. */
+/** What a code is checked against: the key's parameters with its secret, and the state. */
 type Material =
   | {
       readonly type: 'totp';
       readonly serial: string;
-      readonly secret: Uint8Array;
-      readonly algorithm: HashAlgorithm;
-      readonly digits: number;
-      readonly period: number;
-      readonly t0: number;
+      readonly params: TotpParams | PreparedOtpKey;
       readonly state: TotpState;
     }
   | {
       readonly type: 'hotp';
       readonly serial: string;
-      readonly secret: Uint8Array;
-      readonly algorithm: HashAlgorithm;
-      readonly digits: number;
+      readonly params: HotpParams | PreparedOtpKey;
       readonly state: HotpState;
     };
+
+/** An OTP key package's parameters with its secret, field by field (no spread: V8's fast path). */
+function paramsOfKey(key: OtpKey): TotpParams {
+  return key.type === 'totp'
+    ? {
+        secret: key.secret,
+        algorithm: key.algorithm,
+        digits: key.digits,
+        period: key.period ?? 30,
+        t0: key.t0 ?? 0,
+      }
+    : { secret: key.secret, algorithm: key.algorithm, digits: key.digits };
+}
+
+/**
+ * A key package prepared for checking codes: its type, serial and parameters, the secret
+ * imported once into a key object (held by OpenSSL, not in a JavaScript buffer). Made by
+ * {@link prepareKeyPackage}; for a service that checks the same devices again and again.
+ */
+export class PreparedKeyPackage {
+  /** @internal Use {@link prepareKeyPackage}. */
+  constructor(
+    readonly type: 'totp' | 'hotp',
+    readonly serial: string,
+    readonly prepared: PreparedOtpKey,
+  ) {}
+
+  /** Keeps the key out of JSON: only what is public. */
+  toJSON(): { type: string; serial: string } {
+    return { type: this.type, serial: this.serial };
+  }
+}
+
+/**
+ * Prepares `key` for {@link OtpVerifier.verifyKey}: checks its parameters (OtpError when bad)
+ * and imports the secret; the caller may wipe `key.secret` as soon as this returns.
+ */
+export function prepareKeyPackage(key: OtpKey): PreparedKeyPackage {
+  if (typeof key !== 'object' || key === null || !(key.secret instanceof Uint8Array))
+    throw new OtpError('bad-key', 'key must be an OtpKey with a secret');
+  if (key.type !== 'totp' && key.type !== 'hotp')
+    throw new OtpError('bad-key', 'key type must be totp or hotp');
+  if (typeof key.serial !== 'string' || key.serial.length === 0)
+    throw new OtpError('bad-key', 'key must have a serial');
+  return new PreparedKeyPackage(key.type, key.serial, prepareOtpKey(paramsOfKey(key)));
+}
 
 /** The binding a key package starts as (no code accepted yet). Throws OtpError on a bad key. */
 export function bindingFromKey(key: OtpKey): OtpBinding {
