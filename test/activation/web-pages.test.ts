@@ -353,6 +353,11 @@ describe('activation web pages', () => {
     page = await b.submit(page, '/activation/activation-code', { code: wrong });
     expect(page.status).toBe(423);
     expect(decode(textOfId(page.html, 'error') ?? '')).toContain(org.userAdminName);
+    // Blocked: no field to try again in, only the way back with a new code.
+    expect(page.html).not.toContain('id="activation-code"');
+    expect(page.html).toMatch(
+      /<a id="new-code" href="\/activation">Jeg har fået en ny aktiveringskode<\/a>/,
+    );
   });
 
   it('a choice the organisation does not allow is refused, naming the user administrator', async () => {
@@ -398,6 +403,9 @@ describe('activation web pages', () => {
     expect(cookie).toMatch(/Path=\/admin/);
     page = await b.get('/admin');
     expect(textOfId(page.html, 'admin-name')).toBe(org.userAdminName);
+    // The role by its name in the page's language, not the API's key.
+    expect(page.html).toMatch(/id="admin-name">[^<]*<\/span> \(user administrator\)/);
+    expect(page.html).not.toContain('user-administrator');
     expectAccessibleShell(page.html, 'en');
 
     page = await b.get('/admin/users/new');

@@ -536,7 +536,29 @@ function stepPage(
         c.t('stepCodeTitle'),
         html`<h1>${c.t('stepCodeTitle')}</h1>
           ${orgLine}${box}
-          ${stepForm(c, 'activation-code', field({ name: 'code', id: 'activation-code', label: c.t('activationCode'), autocomplete: 'one-time-code', help: c.t('stepCodeHelp'), spellcheck: false, maxlength: 32 }, err), c.t('next'))}`,
+          ${
+            err?.code === 'activation-code-blocked'
+              ? // A blocked code takes no more tries: no field to type into, only the way back once
+                // the administrator has handed over a new code.
+                html`<p><a id="new-code" href="/activation">${c.t('stepCodeNew')}</a></p>`
+              : stepForm(
+                  c,
+                  'activation-code',
+                  field(
+                    {
+                      name: 'code',
+                      id: 'activation-code',
+                      label: c.t('activationCode'),
+                      autocomplete: 'one-time-code',
+                      help: c.t('stepCodeHelp'),
+                      spellcheck: false,
+                      maxlength: 32,
+                    },
+                    err,
+                  ),
+                  c.t('next'),
+                )
+          }`,
       );
     case 'phone':
       return c.page(

@@ -19,6 +19,22 @@ import { textOf } from './i18n.js';
 import { html, type SafeHtml } from './render.js';
 import { ADMIN_COOKIE } from './security.js';
 
+/** A role's name in the page's language (the API speaks of roles by their keys). */
+function roleName(c: PageContext, role: string): string {
+  switch (role) {
+    case 'user-administrator':
+      return c.t('roleUserAdministrator');
+    case 'organisation-administrator':
+      return c.t('roleOrganisationAdministrator');
+    case 'rights-administrator':
+      return c.t('roleRightsAdministrator');
+    case 'trusted-employee':
+      return c.t('roleTrustedEmployee');
+    default:
+      return role;
+  }
+}
+
 const ADMIN_TOKEN = /^[A-Za-z0-9_-]{22,128}$/;
 const USER_ID = /^[A-Za-z0-9-]{1,100}$/;
 
@@ -119,7 +135,7 @@ export function registerAdminPages(
       title,
       html`<div class="admin-bar">
           <p>
-            <span id="admin-name">${who.admin.name}</span> (${who.admin.role}) ·
+            <span id="admin-name">${who.admin.name}</span> (${roleName(c, who.admin.role)}) ·
             <span id="organisation-name">${who.organisation.name}</span>
           </p>
           <ul class="admin-nav">
@@ -181,7 +197,7 @@ export function registerAdminPages(
       html`<h1>${c.t('adminTitle')}</h1>
         <dl>
           <dt>${c.t('adminYou')}</dt>
-          <dd>${a.me.admin.name} &lt;${a.me.admin.email}&gt;, ${a.me.admin.role}</dd>
+          <dd>${a.me.admin.name} &lt;${a.me.admin.email}&gt;, ${roleName(c, a.me.admin.role)}</dd>
           <dt>${c.t('adminOrg')}</dt>
           <dd>${a.me.organisation.name} (CVR ${a.me.organisation.cvr})</dd>
         </dl>

@@ -91,6 +91,7 @@ const da = {
   stepCodeHelp:
     'Koden har du fået af din brugeradministrator. Efter 3 forkerte forsøg spærres den.',
   activationCode: 'Aktiveringskode',
+  stepCodeNew: 'Jeg har fået en ny aktiveringskode',
   stepPhoneTitle: 'Dit telefonnummer',
   stepPhoneHelp:
     'Du får en bekræftelseskode på SMS, og beskeder om ændringer af din bruger sendes hertil.',
@@ -180,6 +181,10 @@ const da = {
   adminTitle: 'Administration',
   adminYou: 'Du er',
   adminOrg: 'Organisation',
+  roleUserAdministrator: 'brugeradministrator',
+  roleOrganisationAdministrator: 'organisationsadministrator',
+  roleRightsAdministrator: 'rettighedsadministrator',
+  roleTrustedEmployee: 'betroet medarbejder',
   adminUsers: 'Brugere',
   adminNewUser: 'Opret bruger',
   adminSettings: 'Organisationens indstillinger',
@@ -339,6 +344,7 @@ const en: Record<TextKey, string> = {
   stepCodeTitle: 'Enter the activation code',
   stepCodeHelp: 'Your user administrator gave you the code. It is blocked after 3 wrong tries.',
   activationCode: 'Activation code',
+  stepCodeNew: 'I have a new activation code',
   stepPhoneTitle: 'Your phone number',
   stepPhoneHelp:
     'You receive a verification code by SMS, and messages about changes to your user go here.',
@@ -426,6 +432,10 @@ const en: Record<TextKey, string> = {
   adminTitle: 'Administration',
   adminYou: 'You are',
   adminOrg: 'Organisation',
+  roleUserAdministrator: 'user administrator',
+  roleOrganisationAdministrator: 'organisation administrator',
+  roleRightsAdministrator: 'rights administrator',
+  roleTrustedEmployee: 'trusted employee',
   adminUsers: 'Users',
   adminNewUser: 'Create a user',
   adminSettings: "The organisation's settings",
