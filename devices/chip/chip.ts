@@ -247,14 +247,36 @@ export class Chip implements Authenticator<'chip'> {
     };
   }
 
-  /** Signs a login challenge (WebAuthn get over CTAP2 getAssertion); the first match. */
-  async prove(challenge: WebAuthnChallenge, options: ChipCallOptions = {}): Promise<WebAuthnProof> {
-    // One async frame from here to the CTAP2 client: a login is the call made most often.
-    this.#open();
-    checkRpId(challenge.rpId, challenge.origin);
-    const clientDataJSON = clientDataJson('webauthn.get', challenge.challenge, challenge.origin);
-    const clientDataHash = sha256(clientDataJSON);
-    const plan = needsUvPlan(challenge) ? await this.#assertionUv(challenge, options) : NO_UV;
+  /**
+   * Signs a login challenge (WebAuthn get over CTAP2 getAssertion); the first match. A login is
+   * the call made most often: without a PIN or required UV it has no async frame of its own, only
+   * a continuation of the CTAP2 call.
+   */
+  prove(challenge: WebAuthnChallenge, options: ChipCallOptions = {}): Promise<WebAuthnProof> {
+    try {
+      this.#open();
+      checkRpId(challenge.rpId, challenge.origin);
+      const clientDataJSON = clientDataJson('webauthn.get', challenge.challenge, challenge.origin);
+      const clientDataHash = sha256(clientDataJSON);
+      if (needsUvPlan(challenge))
+        return this.#proveVerified(challenge, options, clientDataJSON, clientDataHash);
+      const params = assertionParams(challenge, clientDataHash, NO_UV);
+      return this.ctap
+        .getAssertion(params, this.#call(options))
+        .then((r) => proof(r, clientDataJSON));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** prove() for a login that asks for a PIN or requires UV: the plan first, then the assertion. */
+  async #proveVerified(
+    challenge: WebAuthnChallenge,
+    options: ChipCallOptions,
+    clientDataJSON: Uint8Array,
+    clientDataHash: Uint8Array,
+  ): Promise<WebAuthnProof> {
+    const plan = await this.#assertionUv(challenge, options);
     const params = assertionParams(challenge, clientDataHash, plan);
     return proof(await this.ctap.getAssertion(params, this.#call(options)), clientDataJSON);
   }

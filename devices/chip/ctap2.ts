@@ -337,6 +337,9 @@ function plainAssertionResult(answer: Uint8Array): AssertionResult | undefined {
   };
 }
 
+/** An OK answer as it is: what a plain exchange returns. */
+const passAnswer = (answer: Uint8Array): Uint8Array => answer;
+
 function malformed(what: string): DeviceError {
   return new DeviceError('bad-ctap-response', `the authenticator's answer is malformed: ${what}`);
 }
@@ -420,25 +423,69 @@ export class Ctap2Client {
    * Sends an encoded request (command byte and CBOR) and returns its answer once the status is
    * CTAP2_OK (a busy channel retried, any other status thrown), as {@link call} does.
    */
-  async #okAnswer(
+  #okAnswer(request: Uint8Array, name: string, options: CtapCallOptions): Promise<Uint8Array> {
+    return this.#exchange(request, name, options, passAnswer);
+  }
+
+  /**
+   * One request; `then` gets its CTAP2_OK answer. A first answer that is OK (the common case) goes
+   * to `then` in the channel's own continuation, with no async frame of its own; anything else
+   * (a busy channel, another status, a failure) is judged by {@link #retrying}.
+   */
+  #exchange<T>(
     request: Uint8Array,
     name: string,
     options: CtapCallOptions,
+    then: (answer: Uint8Array) => T,
+  ): Promise<T> {
+    let first: Promise<Uint8Array>;
+    try {
+      first = this.#channel.cbor(request, options);
+    } catch (e) {
+      return this.#retrying(request, name, options, undefined, true, e).then(then);
+    }
+    return first.then(
+      (answer) =>
+        answer.length > 0 && answer[0] === CtapStatus.CTAP2_OK
+          ? then(answer)
+          : this.#retrying(request, name, options, answer, false, undefined).then(then),
+      (e: unknown) => this.#retrying(request, name, options, undefined, true, e).then(then),
+    );
+  }
+
+  /**
+   * The busy-retry loop of {@link #exchange}, given how the first attempt ended: `answer`, or
+   * (`failed`) the error `error`. A busy channel (another host is mid-transaction, CTAP 2.1
+   * §11.2.9.1.6) is retried with a growing pause; an OK answer is returned, any other status thrown.
+   */
+  async #retrying(
+    request: Uint8Array,
+    name: string,
+    options: CtapCallOptions,
+    answer: Uint8Array | undefined,
+    failed: boolean,
+    error: unknown,
   ): Promise<Uint8Array> {
     let pause = this.#busyBackoffMs;
     for (let attempt = 0; ; attempt++) {
-      let answer: Uint8Array;
-      try {
-        answer = await this.#channel.cbor(request, options);
-      } catch (e) {
-        if (isBusy(e) && attempt < this.#busyRetries && !options.signal?.aborted) {
+      if (attempt > 0) {
+        failed = false;
+        try {
+          answer = await this.#channel.cbor(request, options);
+        } catch (e) {
+          failed = true;
+          error = e;
+        }
+      }
+      if (failed || answer === undefined) {
+        if (isBusy(error) && attempt < this.#busyRetries && !options.signal?.aborted) {
           await sleep(pause, undefined, options.signal ? { signal: options.signal } : {}).catch(
             () => undefined,
           );
           pause = Math.min(pause * 2, 1000);
           continue;
         }
-        throw e;
+        throw error;
       }
       if (answer.length === 0) throw malformed(`${name}: empty answer`);
       const status = answer[0] ?? 0;
@@ -531,26 +578,40 @@ export class Ctap2Client {
     return { fmt, authData, attStmt, parsed, credentialId: parsed.credentialId };
   }
 
-  /** authenticatorGetAssertion (CTAP 2.1 §6.2). */
-  async getAssertion(
-    p: GetAssertionParams,
-    options: CtapCallOptions = {},
-  ): Promise<AssertionResult> {
-    // A plain login (what nearly every call is) is laid out directly; anything else as a map.
-    const plain =
-      (p.extensions === undefined || Object.keys(p.extensions).length === 0) &&
-      p.up !== false &&
-      !p.uv &&
-      !p.pinUvAuthParam
-        ? plainGetAssertionRequest(p.rpId, p.clientDataHash, p.allowList)
-        : undefined;
-    if (plain !== undefined) {
-      const answer = await this.#okAnswer(plain, 'getAssertion', options);
-      return (
-        plainAssertionResult(answer) ??
-        this.#assertion(decodeAnswer(answer, 'getAssertion'), 'getAssertion', p.allowList)
-      );
+  /**
+   * authenticatorGetAssertion (CTAP 2.1 §6.2). A plain login (what nearly every call is) is laid
+   * out directly and its answer decoded in the exchange's continuation; anything else goes as a
+   * map through {@link call}.
+   */
+  getAssertion(p: GetAssertionParams, options: CtapCallOptions = {}): Promise<AssertionResult> {
+    let plain: Uint8Array | undefined;
+    try {
+      plain =
+        (p.extensions === undefined || Object.keys(p.extensions).length === 0) &&
+        p.up !== false &&
+        !p.uv &&
+        !p.pinUvAuthParam
+          ? plainGetAssertionRequest(p.rpId, p.clientDataHash, p.allowList)
+          : undefined;
+    } catch (e) {
+      return Promise.reject(e);
     }
+    if (plain === undefined) return this.#mappedGetAssertion(p, options);
+    return this.#exchange(
+      plain,
+      'getAssertion',
+      options,
+      (answer) =>
+        plainAssertionResult(answer) ??
+        this.#assertion(decodeAnswer(answer, 'getAssertion'), 'getAssertion', p.allowList),
+    );
+  }
+
+  /** getAssertion with its parameters as a CBOR map: extensions, options, a PIN/UV param. */
+  async #mappedGetAssertion(
+    p: GetAssertionParams,
+    options: CtapCallOptions,
+  ): Promise<AssertionResult> {
     const params = new Map<number, unknown>([
       [1, p.rpId],
       [2, p.clientDataHash],

@@ -746,21 +746,61 @@ export class CtapHidClient {
   }
 
   /**
-   * One request and its answer, in a single async frame (no per-report promise of our own): the
-   * answer is put together here rather than with a {@link Reassembler}, with the same checks.
+   * One request and its answer. When the transport hands over reports that have already arrived
+   * (readReady), an answer that is complete once the write has gone is put together in the
+   * write's own continuation, with no async frame or promise per report; anything still to come
+   * is read in {@link #readRest}. The answer is put together by an {@link AnswerAssembly} rather
+   * than a {@link Reassembler}, with the same checks.
    */
-  async #call(cmd: number, payload: Uint8Array, options: CtapHidCallOptions): Promise<Uint8Array> {
+  #call(cmd: number, payload: Uint8Array, options: CtapHidCallOptions): Promise<Uint8Array> {
     if (this.#cid === CTAPHID_BROADCAST_CID)
-      throw new CtapHidError('closed', 0, 'no channel: call init() first');
-    if (this.#busy) throw new CtapHidError('busy', 0, 'one CTAPHID call at a time');
+      return Promise.reject(new CtapHidError('closed', 0, 'no channel: call init() first'));
+    if (this.#busy)
+      return Promise.reject(new CtapHidError('busy', 0, 'one CTAPHID call at a time'));
+    if (options.signal?.aborted)
+      return Promise.reject(new CtapHidError('aborted', 0, 'aborted before sending'));
     this.#busy = true;
+    const cid = this.#cid;
+    return this.#send(cid, cmd, payload).then(
+      () => this.#receive(new AnswerAssembly(cid, cmd, options), options),
+      (e: unknown) => {
+        this.#busy = false;
+        throw e;
+      },
+    );
+  }
+
+  /**
+   * The answer of the request just sent: at once when it is all here, else read on. A call with a
+   * signal always reads on, so the abort listener is in place before the first report is looked
+   * at (a KEEPALIVE handler may abort).
+   */
+  #receive(answer: AnswerAssembly, options: CtapHidCallOptions): Uint8Array | Promise<Uint8Array> {
+    const ready = this.#ready;
+    if (ready !== undefined && options.signal === undefined) {
+      try {
+        for (let r = ready.readReady(); r !== undefined; r = ready.readReady()) {
+          const data = answer.add(r);
+          if (data !== undefined) {
+            this.#busy = false;
+            return data;
+          }
+        }
+      } catch (e) {
+        this.#busy = false;
+        throw e;
+      }
+    }
+    return this.#readRest(answer, options);
+  }
+
+  /** Reads the rest of an answer, sending CTAPHID_CANCEL if `options.signal` aborts meanwhile. */
+  async #readRest(answer: AnswerAssembly, options: CtapHidCallOptions): Promise<Uint8Array> {
     const signal = options.signal;
     let onAbort: (() => void) | undefined;
     try {
       const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-      const cid = this.#cid;
-      if (signal?.aborted) throw new CtapHidError('aborted', 0, 'aborted before sending');
-      await this.#send(cid, cmd, payload);
+      const cid = answer.cid;
       if (signal) {
         let cancelled = false;
         onAbort = (): void => {
@@ -770,11 +810,6 @@ export class CtapHidClient {
         };
         signal.addEventListener('abort', onAbort, { once: true });
       }
-      // The answer being put together: its buffer, bytes so far, next sequence number, command.
-      let data: Uint8Array | null = null;
-      let got = 0;
-      let seq = 0;
-      let answerCmd = 0;
       for (;;) {
         // Reports already arrived are taken without a promise each, when the transport can.
         let r = this.#ready?.readReady();
@@ -785,52 +820,81 @@ export class CtapHidClient {
             throw readFailure(e);
           }
         }
-        if (r.length !== CTAPHID_REPORT_SIZE) throw badReportSize(r);
-        if (readCid(r) !== cid) continue;
-        const b4 = r[4]!;
-        if (b4 & 0x80) {
-          if (b4 === (0x80 | CtapHidCmd.KEEPALIVE)) {
-            options.onKeepalive?.(r[7]!);
-            continue;
-          }
-          if (b4 === (0x80 | CtapHidCmd.ERROR)) throw CtapHidError.fromDevice(r[7]!);
-          // A new message while one is half received: the device lost track (§11.2.4).
-          if (data) throw brokenFraming(CtapHidErr.INVALID_SEQ);
-          const bcnt = (r[5]! << 8) | r[6]!;
-          if (bcnt > CTAPHID_MAX_PAYLOAD) throw brokenFraming(CtapHidErr.INVALID_LEN);
-          answerCmd = b4 & 0x7f;
-          if (bcnt <= CTAPHID_INIT_DATA) {
-            data = r.slice(7, 7 + bcnt);
-            got = bcnt;
-          } else {
-            data = options.pooledAnswer === true ? pooledBytes(bcnt) : new Uint8Array(bcnt);
-            copyBytes(data, 0, r, 7, CTAPHID_INIT_DATA);
-            got = CTAPHID_INIT_DATA;
-            seq = 0;
-          }
-        } else {
-          // Stray continuations are ignored (§11.2.4).
-          if (!data) continue;
-          if (b4 !== seq) throw brokenFraming(CtapHidErr.INVALID_SEQ);
-          const n = Math.min(CTAPHID_CONT_DATA, data.length - got);
-          copyBytes(data, got, r, 5, n);
-          got += n;
-          seq++;
-        }
-        if (got < data.length) continue;
-        if (answerCmd !== cmd) {
-          throw new CtapHidError(
-            'bad-response',
-            0,
-            `device answered command 0x${answerCmd.toString(16)}`,
-          );
-        }
-        return data;
+        const data = answer.add(r);
+        if (data !== undefined) return data;
       }
     } finally {
       if (onAbort) signal?.removeEventListener('abort', onAbort);
       this.#busy = false;
     }
+  }
+}
+
+/**
+ * One answer being put together from the reports of its channel (CTAP 2.1 §11.2.4): other
+ * channels' reports and stray continuations are skipped, KEEPALIVEs passed to the caller,
+ * CTAPHID_ERROR and broken framing thrown.
+ */
+class AnswerAssembly {
+  readonly cid: number;
+  readonly #cmd: number;
+  readonly #options: CtapHidCallOptions;
+  #data: Uint8Array | null = null;
+  #got = 0;
+  #seq = 0;
+  #answerCmd = 0;
+
+  constructor(cid: number, cmd: number, options: CtapHidCallOptions) {
+    this.cid = cid;
+    this.#cmd = cmd;
+    this.#options = options;
+  }
+
+  /** Takes one input report; the whole answer once it is complete, else undefined. */
+  add(r: Uint8Array): Uint8Array | undefined {
+    if (r.length !== CTAPHID_REPORT_SIZE) throw badReportSize(r);
+    if (readCid(r) !== this.cid) return undefined;
+    const b4 = r[4]!;
+    let data = this.#data;
+    if (b4 & 0x80) {
+      if (b4 === (0x80 | CtapHidCmd.KEEPALIVE)) {
+        this.#options.onKeepalive?.(r[7]!);
+        return undefined;
+      }
+      if (b4 === (0x80 | CtapHidCmd.ERROR)) throw CtapHidError.fromDevice(r[7]!);
+      // A new message while one is half received: the device lost track (§11.2.4).
+      if (data) throw brokenFraming(CtapHidErr.INVALID_SEQ);
+      const bcnt = (r[5]! << 8) | r[6]!;
+      if (bcnt > CTAPHID_MAX_PAYLOAD) throw brokenFraming(CtapHidErr.INVALID_LEN);
+      this.#answerCmd = b4 & 0x7f;
+      if (bcnt <= CTAPHID_INIT_DATA) {
+        data = r.slice(7, 7 + bcnt);
+        this.#got = bcnt;
+      } else {
+        data = this.#options.pooledAnswer === true ? pooledBytes(bcnt) : new Uint8Array(bcnt);
+        copyBytes(data, 0, r, 7, CTAPHID_INIT_DATA);
+        this.#got = CTAPHID_INIT_DATA;
+        this.#seq = 0;
+      }
+      this.#data = data;
+    } else {
+      // Stray continuations are ignored (§11.2.4).
+      if (!data) return undefined;
+      if (b4 !== this.#seq) throw brokenFraming(CtapHidErr.INVALID_SEQ);
+      const n = Math.min(CTAPHID_CONT_DATA, data.length - this.#got);
+      copyBytes(data, this.#got, r, 5, n);
+      this.#got += n;
+      this.#seq++;
+    }
+    if (this.#got < data.length) return undefined;
+    if (this.#answerCmd !== this.#cmd) {
+      throw new CtapHidError(
+        'bad-response',
+        0,
+        `device answered command 0x${this.#answerCmd.toString(16)}`,
+      );
+    }
+    return data;
   }
 }
 

@@ -130,6 +130,49 @@ describe('Ctap2Client against answers a device should not give', () => {
     ]);
   });
 
+  it('retries a plain getAssertion on a busy channel, however the first attempt says so', async () => {
+    const id = Uint8Array.of(7, 8, 9);
+    const assertion = ok(
+      new Map<number, unknown>([
+        [
+          1,
+          new Map<string, unknown>([
+            ['id', id],
+            ['type', 'public-key'],
+          ]),
+        ],
+        [2, new Uint8Array(37)],
+        [3, new Uint8Array(70).fill(5)],
+      ]),
+    );
+    const params = { rpId: 'a.example', clientDataHash: new Uint8Array(32), allowList: [id] };
+    const busyError = () => CtapHidError.fromDevice(0x06);
+    for (const first of [busyError(), Uint8Array.of(0x06)]) {
+      const ch = scripted([first, busyError(), assertion]);
+      const a = await new Ctap2Client(ch, { busyBackoffMs: 1 }).getAssertion(params);
+      expect(a.credentialId).toEqual(id);
+      expect(a.signature).toEqual(new Uint8Array(70).fill(5));
+      expect(ch.calls).toBe(3);
+    }
+    // A channel that throws instead of rejecting is judged the same way.
+    let calls = 0;
+    const throwing: CtapCborChannel = {
+      cbor: () => {
+        if (calls++ === 0) throw busyError();
+        return Promise.resolve(assertion);
+      },
+    };
+    const b = await new Ctap2Client(throwing, { busyBackoffMs: 1 }).getAssertion(params);
+    expect(b.credentialId).toEqual(id);
+    expect(calls).toBe(2);
+    // A status other than busy after a busy answer is thrown, naming the command.
+    await expect(
+      new Ctap2Client(scripted([Uint8Array.of(0x06), Uint8Array.of(0x2e)]), {
+        busyBackoffMs: 1,
+      }).getAssertion(params),
+    ).rejects.toThrow(/^getAssertion: the key holds no credential/);
+  });
+
   it('names the command and the status in one line', async () => {
     const c = new Ctap2Client(scripted([Uint8Array.of(0x2e)]));
     await expect(
