@@ -107,9 +107,70 @@ export function clientDataJson(
     throw new DeviceError('bad-origin', `not an origin (scheme://host[:port]): ${origin}`);
   // What JSON.stringify makes of { type, challenge, origin, crossOrigin: false }, built directly:
   // the type and the base64url challenge need no escaping, the origin is escaped as JSON.
+  if (parsed.jsonBytes !== undefined) {
+    return asciiClientData(
+      type === 'webauthn.get' ? GET_HEAD : CREATE_HEAD,
+      challenge,
+      parsed.jsonBytes,
+    );
+  }
   return asciiOrUtf8(
     `{"type":"${type}","challenge":"${toBase64Url(challenge)}","origin":${parsed.json},"crossOrigin":false}`,
   );
+}
+
+/** ASCII text as bytes (callers pass only ASCII). */
+const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+/** clientDataJSON up to the challenge's value, per type; then the origin's key; then the end. */
+const GET_HEAD = ascii('{"type":"webauthn.get","challenge":"');
+const CREATE_HEAD = ascii('{"type":"webauthn.create","challenge":"');
+const ORIGIN_KEY = ascii('","origin":');
+const TAIL = ascii(',"crossOrigin":false}');
+/** The base64url alphabet (RFC 4648 §5) as character codes. */
+const BASE64URL = ascii('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_');
+
+/**
+ * clientDataJSON written straight into its bytes when the origin's JSON is ASCII: `head`, the
+ * challenge as unpadded base64url, ORIGIN_KEY, `originJson` and TAIL. The same bytes as the text
+ * path, with no string built or scanned.
+ */
+function asciiClientData(
+  head: Uint8Array,
+  challenge: Uint8Array,
+  originJson: Uint8Array,
+): Uint8Array {
+  const n = challenge.length;
+  const rest = n % 3;
+  const encoded = ((n - rest) / 3) * 4 + (rest === 0 ? 0 : rest + 1);
+  const out = new Uint8Array(
+    head.length + encoded + ORIGIN_KEY.length + originJson.length + TAIL.length,
+  );
+  out.set(head, 0);
+  let at = head.length;
+  let i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const v = (challenge[i]! << 16) | (challenge[i + 1]! << 8) | challenge[i + 2]!;
+    out[at++] = BASE64URL[v >>> 18]!;
+    out[at++] = BASE64URL[(v >>> 12) & 0x3f]!;
+    out[at++] = BASE64URL[(v >>> 6) & 0x3f]!;
+    out[at++] = BASE64URL[v & 0x3f]!;
+  }
+  if (rest === 1) {
+    const v = challenge[i]!;
+    out[at++] = BASE64URL[v >>> 2]!;
+    out[at++] = BASE64URL[(v & 0x03) << 4]!;
+  } else if (rest === 2) {
+    const v = (challenge[i]! << 8) | challenge[i + 1]!;
+    out[at++] = BASE64URL[v >>> 10]!;
+    out[at++] = BASE64URL[(v >>> 4) & 0x3f]!;
+    out[at++] = BASE64URL[(v & 0x0f) << 2]!;
+  }
+  out.set(ORIGIN_KEY, at);
+  at += ORIGIN_KEY.length;
+  out.set(originJson, at);
+  at += originJson.length;
+  out.set(TAIL, at);
+  return out;
 }
 
 /**
@@ -133,6 +194,8 @@ interface ParsedOrigin {
   readonly hostname: string;
   /** `text` as a JSON string, as clientDataJSON carries it. */
   readonly json: string;
+  /** `json` as bytes when it is all ASCII (it is for any origin the URL parser returns as is). */
+  readonly jsonBytes?: Uint8Array;
 }
 
 /** The last origin parsed: a login loop asks about the same origin over and over. */
@@ -147,11 +210,13 @@ function parseOrigin(text: string): ParsedOrigin {
   } catch {
     throw new DeviceError('bad-origin', 'the origin is not a URL');
   }
+  const json = JSON.stringify(text);
   lastOrigin = {
     text,
     origin: parsed.origin,
     hostname: parsed.hostname,
-    json: JSON.stringify(text),
+    json,
+    ...(/^[\x20-\x7e]*$/.test(json) ? { jsonBytes: ascii(json) } : {}),
   };
   return lastOrigin;
 }

@@ -234,6 +234,31 @@ describe('authenticator data and client data', () => {
     );
   });
 
+  it('writes the same clientDataJSON as JSON.stringify for every challenge length and both types', () => {
+    for (const origin of [
+      'https://a.example',
+      'http://localhost:8080',
+      'https://x.a.example:444',
+    ]) {
+      for (const type of ['webauthn.get', 'webauthn.create'] as const) {
+        for (let n = 16; n <= 70; n++) {
+          const challenge = Uint8Array.from({ length: n }, (_, i) => (i * 97 + n * 31) & 0xff);
+          const bytes = clientDataJson(type, challenge, origin);
+          const expected = JSON.stringify({
+            type,
+            challenge: Buffer.from(challenge).toString('base64url'),
+            origin,
+            crossOrigin: false,
+          });
+          expect(Buffer.from(bytes).toString()).toBe(expected);
+          // The caller's own bytes, not a view on shared memory.
+          expect(bytes.byteOffset).toBe(0);
+          expect(bytes.buffer.byteLength).toBe(bytes.length);
+        }
+      }
+    }
+  });
+
   it.each([
     ['a.example', 'https://a.example', true],
     ['a.example', 'https://login.a.example', true],
