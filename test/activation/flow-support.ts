@@ -423,8 +423,19 @@ export class World {
       .map((m) => /\/activate\/([A-Za-z0-9_-]{22,128})/.exec(m.text ?? '')?.[1])
       .filter((t): t is string => t !== undefined);
     const base = `http://localhost:${this.svc.port}/activate/`;
-    if (!messages.some((m) => (m.text ?? '').includes(base)))
-      throw new Error(`no activation link to ${base} in the mailbox of ${to}`);
+    if (!messages.some((m) => (m.text ?? '').includes(base))) {
+      // Say what became of the mail, so a failure here can be told from a slow send.
+      const outbox = await this.svc.store.transaction((tx) =>
+        tx.db
+          .selectFrom('outbox')
+          .select(['status', 'attempts', 'last_error', 'next_attempt_at'])
+          .where('recipient', '=', to)
+          .execute(),
+      );
+      throw new Error(
+        `no activation link to ${base} in the mailbox of ${to} (${messages.length} mails; outbox: ${JSON.stringify(outbox)}; now ${this.clock.now()})`,
+      );
+    }
     const last = tokens.at(-1);
     if (last === undefined) throw new Error(`no activation link for ${to}`);
     return last;
