@@ -147,6 +147,7 @@ async function startOn(config: ServiceConfig, host: string, port: number): Promi
       );
     }
     const interval = config.dispatchIntervalMs ?? 250;
+    let draining: Promise<void> = Promise.resolve();
     dispatcher.start(interval);
     stops.push(() => dispatcher.stop());
     const listenUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -158,14 +159,22 @@ async function startOn(config: ServiceConfig, host: string, port: number): Promi
       app,
       dispatcher,
       mailbox,
-      async drainOutbox() {
-        // The background round may hold claims mid-send: wait for it, drain, then resume.
-        await dispatcher.stop();
-        try {
-          await dispatcher.drain();
-        } finally {
-          dispatcher.start(interval);
-        }
+      drainOutbox() {
+        // One drain at a time: a second caller waits for the first and then drains again, so
+        // when it returns, what was due when it was called has been sent (a message another
+        // drain holds mid-send is not due to anyone else).
+        const run = async (): Promise<void> => {
+          // The background round may hold claims mid-send: wait for it, drain, then resume.
+          await dispatcher.stop();
+          try {
+            await dispatcher.drain();
+          } finally {
+            dispatcher.start(interval);
+          }
+        };
+        const next = draining.then(run, run);
+        draining = next.catch(() => undefined);
+        return next;
       },
       close: stopAll,
     };
