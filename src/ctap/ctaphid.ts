@@ -156,6 +156,55 @@ export function packetize(
   return out;
 }
 
+/**
+ * Writes a message's reports as {@link packetize} makes them into `reports` (the first of them,
+ * more made as needed, the padding zeroed) and returns an array of exactly those, kept in
+ * `byCount` for the next message of as many reports: for a sender whose transport copies the
+ * reports before its write returns, so they can be used again message after message.
+ */
+function packetizeInto(
+  reports: Uint8Array[],
+  byCount: Uint8Array[][],
+  cid: number,
+  cmd: number,
+  payload: Uint8Array,
+): Uint8Array[] {
+  if (!Number.isInteger(cid) || cid < 0 || cid > 0xffffffff)
+    throw new RangeError('cid must be a uint32');
+  if (!Number.isInteger(cmd) || cmd < 0 || cmd > 0x7f) throw new RangeError('cmd must be 0..0x7f');
+  if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array');
+  if (payload.length > CTAPHID_MAX_PAYLOAD) {
+    throw new RangeError(
+      `payload must be at most ${CTAPHID_MAX_PAYLOAD} bytes, got ${payload.length}`,
+    );
+  }
+  const count =
+    payload.length <= CTAPHID_INIT_DATA
+      ? 1
+      : 1 + Math.ceil((payload.length - CTAPHID_INIT_DATA) / CTAPHID_CONT_DATA);
+  while (reports.length < count) reports.push(new Uint8Array(CTAPHID_REPORT_SIZE));
+  const out = (byCount[count] ??= reports.slice(0, count));
+  const first = out[0]!;
+  writeCid(first, cid);
+  first[4] = 0x80 | cmd;
+  first[5] = payload.length >>> 8;
+  first[6] = payload.length & 0xff;
+  const n0 = Math.min(payload.length, CTAPHID_INIT_DATA);
+  copyBytes(first, 7, payload, 0, n0);
+  first.fill(0, 7 + n0);
+  let off = CTAPHID_INIT_DATA;
+  for (let seq = 0; off < payload.length; seq++) {
+    const p = out[seq + 1]!;
+    writeCid(p, cid);
+    p[4] = seq;
+    const n = Math.min(payload.length - off, CTAPHID_CONT_DATA);
+    copyBytes(p, 5, payload, off, n);
+    p.fill(0, 5 + n);
+    off += CTAPHID_CONT_DATA;
+  }
+  return out;
+}
+
 /** One CTAPHID_ERROR report on `cid`. */
 export function errorReport(cid: number, code: number): Uint8Array {
   return packetize(cid, CtapHidCmd.ERROR, Uint8Array.of(code))[0]!;
@@ -721,14 +770,23 @@ export class CtapHidClient {
   #send(cid: number, cmd: number, payload: Uint8Array): Promise<void> {
     let packets: Uint8Array[];
     try {
+      if (this.#batch) {
+        // A batch transport copies the reports before writeReports returns: the client's own
+        // reports serve every message.
+        packets = packetizeInto(this.#reports, this.#reportSets, cid, cmd, payload);
+        return this.#batch.writeReports(packets);
+      }
       // Pooled: the transport copies or sends them, and nothing here touches them again.
       packets = packetize(cid, cmd, payload, true);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.#batch) return this.#batch.writeReports(packets);
     return this.#sendEach(packets);
   }
+
+  /** The reports messages are written into for a batch transport (see #send). */
+  readonly #reports: Uint8Array[] = [];
+  readonly #reportSets: Uint8Array[][] = [];
 
   async #sendEach(packets: readonly Uint8Array[]): Promise<void> {
     for (const p of packets) await this.transport.write(p);
@@ -898,7 +956,10 @@ class AnswerAssembly {
   }
 }
 
-/** A transport that takes all reports of one message in one write (e.g. VirtualHidTransport). */
+/**
+ * A transport that takes all reports of one message in one write (e.g. VirtualHidTransport),
+ * checking and copying them before writeReports returns.
+ */
 interface BatchHidWriter {
   writeReports(reports: readonly Uint8Array[]): Promise<void>;
 }

@@ -36,8 +36,9 @@ export interface HidTransport {
 export interface HidDeviceFirmware {
   /**
    * One output report in (64 bytes), zero or more 64-byte input reports out. Never throws. The
-   * reports returned are the carrier's from then on (fresh arrays the firmware does not touch
-   * again): carriers pass them on without a copy.
+   * report in is lent for the call (a carrier may reuse it afterwards): a firmware keeps copies of
+   * what it needs. The reports returned are the carrier's from then on (fresh arrays the firmware
+   * does not touch again): carriers pass them on without a copy.
    */
   handleReport(report: Uint8Array): Uint8Array[];
   /**

@@ -112,24 +112,22 @@ export class VirtualHidTransport implements HidTransport {
     this.#writing = true;
     // Copy now: the caller may reuse its buffer once the promise settles, as with a real device.
     this.#outgoing = [copyReport(report)];
+    this.#outgoingCount = 1;
     return this.#post();
   }
 
   /**
    * Writes the reports of one message back to back, as a host's HID stack does when it queues
-   * several output reports: each is checked now, then all reach the firmware in order on one later
-   * turn (never inside this call), each subject to the injected faults exactly as with write().
+   * several output reports: each is checked and copied now (the caller may reuse its reports as
+   * soon as this returns), then all reach the firmware in order on one later turn (never inside
+   * this call), each subject to the injected faults exactly as with write().
    * Counts as one write in flight. Cheaper than one write() per report, which costs an event-loop
    * turn each.
    */
   writeReports(reports: readonly Uint8Array[]): Promise<void> {
     if (this.#closed) return Promise.reject(new HidError('closed', 'the HID transport is closed'));
-    const copies: Uint8Array[] = [];
     try {
-      for (const r of reports) {
-        checkReport(r, HID_REPORT_SIZE, 'output report');
-        copies.push(copyReport(r));
-      }
+      for (const r of reports) checkReport(r, HID_REPORT_SIZE, 'output report');
     } catch (e) {
       return Promise.reject(e);
     }
@@ -139,9 +137,18 @@ export class VirtualHidTransport implements HidTransport {
       );
     }
     this.#writing = true;
+    // Copied now into the transport's own reports, reused write after write: only one write is
+    // ever in flight, and the firmware reads a report during handleReport and keeps copies.
+    const copies = this.#copies;
+    while (copies.length < reports.length) copies.push(new Uint8Array(HID_REPORT_SIZE));
+    for (let i = 0; i < reports.length; i++) copies[i]!.set(reports[i]!);
     this.#outgoing = copies;
+    this.#outgoingCount = reports.length;
     return this.#post();
   }
+
+  /** The transport's copies of the reports of a writeReports, reused (see there). */
+  readonly #copies: Uint8Array[] = [];
 
   /** Schedules #flush for the write in #outgoing; the promise settles when it has run. */
   #post(): Promise<void> {
@@ -154,6 +161,8 @@ export class VirtualHidTransport implements HidTransport {
 
   /** The write in flight: its reports, and how to tell the writer they have gone. */
   #outgoing: Uint8Array[] | null = null;
+  /** How many of #outgoing's reports are this write's. */
+  #outgoingCount = 0;
   #written: (() => void) | null = null;
   /** True while #flush hands reports over: the tick timer is then updated once, at the end. */
   #flushing = false;
@@ -173,7 +182,8 @@ export class VirtualHidTransport implements HidTransport {
     if (reports) {
       this.#flushing = true;
       try {
-        for (const r of reports) if (!this.#closed) this.#carry(r, 'to-device');
+        const n = this.#outgoingCount;
+        for (let i = 0; i < n; i++) if (!this.#closed) this.#carry(reports[i]!, 'to-device');
       } finally {
         this.#flushing = false;
       }
@@ -252,9 +262,11 @@ export class VirtualHidTransport implements HidTransport {
         return;
       }
       case 'delay': {
+        // Held past this turn: a copy, since the transport reuses its output reports.
+        const held = new Uint8Array(report);
         const t = setTimeout(() => {
           this.#pending.delete(t);
-          if (!this.#closed) deliver(report);
+          if (!this.#closed) deliver(held);
         }, fault.ms);
         this.#pending.add(t);
         return;

@@ -8,7 +8,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
+import { CtapHidClient, packetize } from '../../src/ctap/ctaphid.js';
+import type { HidDeviceFirmware } from '../../src/hid/port.js';
 import { VirtualHidTransport } from '../../src/hid/virtual.js';
+import { ChipFirmware } from '../../firmware-sim/chip/index.js';
 import { EchoFirmware, report } from './echo-firmware.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -80,6 +84,42 @@ describe('VirtualHidTransport turns', () => {
     await write;
     // The report was dropped with the transport: the firmware never saw it.
     expect(fw.handled.length).toBe(0);
+  });
+
+  it('holds a delayed report as written, though the transport reuses its copies', async () => {
+    const fw = new EchoFirmware();
+    const t = new VirtualHidTransport(fw);
+    t.injectFault({ type: 'delay', direction: 'to-device', ms: 20 });
+    await t.writeReports([report(1, { 10: 0xaa })]);
+    await t.writeReports([report(2, { 10: 0xbb })]);
+    const answers = [await t.read(1000), await t.read(1000)];
+    expect(answers.map((r) => [r[0], r[10]])).toEqual([
+      [2, 0xbb],
+      [1, 0xaa],
+    ]);
+    await t.close();
+  });
+
+  it('a client over it sends each message as packetize lays it out, padding zeroed', async () => {
+    const chip = ChipFirmware.manufacture({ serial: 'PAD-1', clock: systemClock });
+    const seen: Uint8Array[] = [];
+    const recording: HidDeviceFirmware = {
+      handleReport: (r) => (seen.push(Uint8Array.from(r)), chip.handleReport(r)),
+      tick: () => chip.tick(),
+      get busy() {
+        return chip.busy;
+      },
+      powerCycle: () => chip.powerCycle(),
+    };
+    const client = await CtapHidClient.open(new VirtualHidTransport(recording));
+    // Long, then short, then long again: no bytes of an earlier message may show through.
+    for (const n of [300, 3, 120, 0, 57, 58]) {
+      const data = Uint8Array.from({ length: n }, (_, i) => ((i * 7 + n) & 0xff) | 1);
+      seen.length = 0;
+      expect(await client.ping(data)).toEqual(data);
+      expect(seen).toEqual(packetize(client.cid, 0x01, data));
+    }
+    await client.close();
   });
 
   it('does not keep an idle process alive: a program that proves once exits by itself', async () => {
