@@ -6,9 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceError } from '../../src/core/index.js';
 import {
   cborHeadLength,
+  credentialDescriptorLength,
   decodeCbor,
+  DESCRIPTOR_ID_KEY,
+  DESCRIPTOR_TYPE_PUBLIC_KEY,
   encodeCbor,
   writeCborHead,
+  writeCredentialDescriptor,
   type CborMap,
 } from '../../src/ctap/cbor.js';
 import { pooledBytes } from '../../src/hid/pool.js';
@@ -200,16 +204,6 @@ function credentialDescriptor(id: Uint8Array): Map<string, unknown> {
   ]);
 }
 
-/** `"id"` as CBOR text: a credential descriptor's first key. */
-const ID_KEY = Uint8Array.of(0x62, 0x69, 0x64);
-/** `"type"` and `"public-key"` as CBOR text: a credential descriptor's second member. */
-const TYPE_PUBLIC_KEY = Uint8Array.of(
-  0x64,
-  ...[...'type'].map((c) => c.charCodeAt(0)),
-  0x6a,
-  ...[...'public-key'].map((c) => c.charCodeAt(0)),
-);
-
 /**
  * authenticatorGetAssertion's request for a plain login: the command byte, then what encodeCbor
  * makes of {1: rpId, 2: clientDataHash, 3: allow list as descriptors} (the allow list only when
@@ -237,7 +231,7 @@ export function plainGetAssertionRequest(
     size += 1 + cborHeadLength(n);
     for (const id of allowList) {
       if (!(id instanceof Uint8Array) || id.length > 0xffff) return undefined;
-      size += 1 + ID_KEY.length + cborHeadLength(id.length) + id.length + TYPE_PUBLIC_KEY.length;
+      size += credentialDescriptorLength(id.length);
     }
   }
   // Pooled: it goes to the channel and the wire (see Ctap2Client.call).
@@ -254,16 +248,7 @@ export function plainGetAssertionRequest(
   if (allowList !== undefined && n > 0) {
     out[at++] = 0x03;
     at = writeCborHead(out, at, 4, n);
-    for (const id of allowList) {
-      out[at++] = 0xa2;
-      out.set(ID_KEY, at);
-      at += ID_KEY.length;
-      at = writeCborHead(out, at, 2, id.length);
-      out.set(id, at);
-      at += id.length;
-      out.set(TYPE_PUBLIC_KEY, at);
-      at += TYPE_PUBLIC_KEY.length;
-    }
+    for (const id of allowList) at = writeCredentialDescriptor(out, at, id);
   }
   return out;
 }
@@ -314,12 +299,12 @@ function bytesAt(b: Uint8Array, at: number, expected: Uint8Array): boolean {
 function plainAssertionResult(answer: Uint8Array): AssertionResult | undefined {
   if (answer[0] !== 0 || answer[1] !== 0xa3 || answer[2] !== 0x01 || answer[3] !== 0xa2)
     return undefined;
-  if (!bytesAt(answer, 4, ID_KEY)) return undefined;
-  const id = byteStringAt(answer, 4 + ID_KEY.length);
+  if (!bytesAt(answer, 4, DESCRIPTOR_ID_KEY)) return undefined;
+  const id = byteStringAt(answer, 4 + DESCRIPTOR_ID_KEY.length);
   if (id === undefined) return undefined;
   let at = id.start + id.length;
-  if (!bytesAt(answer, at, TYPE_PUBLIC_KEY)) return undefined;
-  at += TYPE_PUBLIC_KEY.length;
+  if (!bytesAt(answer, at, DESCRIPTOR_TYPE_PUBLIC_KEY)) return undefined;
+  at += DESCRIPTOR_TYPE_PUBLIC_KEY.length;
   if (answer[at] !== 0x02) return undefined;
   const authData = byteStringAt(answer, at + 1);
   if (authData === undefined) return undefined;

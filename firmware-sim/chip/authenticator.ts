@@ -13,9 +13,11 @@ import {
 } from '../../src/core/index.js';
 import {
   cborHeadLength,
+  credentialDescriptorLength,
   decodeCbor,
   encodeCbor,
   writeCborHead,
+  writeCredentialDescriptor,
   type CborMap,
 } from '../../src/ctap/cbor.js';
 import {
@@ -193,16 +195,6 @@ function latin1(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
 
-/** `"id"` as CBOR text: a credential descriptor's first key. */
-const ID_KEY = Uint8Array.of(0x62, 0x69, 0x64);
-/** `"type"` and `"public-key"` as CBOR text: a credential descriptor's second member. */
-const TYPE_PUBLIC_KEY = Uint8Array.of(
-  0x64,
-  ...[...'type'].map((c) => c.charCodeAt(0)),
-  0x6a,
-  ...[...'public-key'].map((c) => c.charCodeAt(0)),
-);
-
 /**
  * A getAssertion answer with no user and no count: the status byte, then what encodeCbor makes of
  * {1: {id, type: 'public-key'}, 2: authData, 3: signature}, laid out directly with no map built.
@@ -214,11 +206,8 @@ export function plainAssertionAnswer(
   signature: Uint8Array,
 ): Uint8Array {
   const out = pooledBytes(
-    4 +
-      ID_KEY.length +
-      cborHeadLength(credentialId.length) +
-      credentialId.length +
-      TYPE_PUBLIC_KEY.length +
+    3 +
+      credentialDescriptorLength(credentialId.length) +
       1 +
       cborHeadLength(authData.length) +
       authData.length +
@@ -229,13 +218,7 @@ export function plainAssertionAnswer(
   out[0] = CtapStatus.CTAP2_OK;
   out[1] = 0xa3;
   out[2] = 0x01;
-  out[3] = 0xa2;
-  out.set(ID_KEY, 4);
-  let at = writeCborHead(out, 4 + ID_KEY.length, 2, credentialId.length);
-  out.set(credentialId, at);
-  at += credentialId.length;
-  out.set(TYPE_PUBLIC_KEY, at);
-  at += TYPE_PUBLIC_KEY.length;
+  let at = writeCredentialDescriptor(out, 3, credentialId);
   out[at++] = 0x02;
   at = writeCborHead(out, at, 2, authData.length);
   out.set(authData, at);

@@ -480,6 +480,41 @@ export function cborHeadLength(n: number): number {
   return n < 24 ? 1 : n <= 0xff ? 2 : 3;
 }
 
+/** `"id"` as CBOR text: a credential descriptor's first key. */
+export const DESCRIPTOR_ID_KEY = Uint8Array.of(0x62, 0x69, 0x64);
+/** `"type"` and `"public-key"` as CBOR text: a credential descriptor's second member. */
+export const DESCRIPTOR_TYPE_PUBLIC_KEY = Uint8Array.of(
+  0x64,
+  ...[...'type'].map((c) => c.charCodeAt(0)),
+  0x6a,
+  ...[...'public-key'].map((c) => c.charCodeAt(0)),
+);
+
+/** Bytes {@link writeCredentialDescriptor} writes for an id of `idLength` bytes. */
+export function credentialDescriptorLength(idLength: number): number {
+  return (
+    1 +
+    DESCRIPTOR_ID_KEY.length +
+    cborHeadLength(idLength) +
+    idLength +
+    DESCRIPTOR_TYPE_PUBLIC_KEY.length
+  );
+}
+
+/**
+ * Writes what encodeCbor makes of the credential descriptor {id, type: 'public-key'} at `at`
+ * (canonical order: "id" is the shorter key) and returns the offset after it.
+ */
+export function writeCredentialDescriptor(out: Uint8Array, at: number, id: Uint8Array): number {
+  out[at] = 0xa2;
+  out.set(DESCRIPTOR_ID_KEY, at + 1);
+  let next = writeCborHead(out, at + 1 + DESCRIPTOR_ID_KEY.length, 2, id.length);
+  out.set(id, next);
+  next += id.length;
+  out.set(DESCRIPTOR_TYPE_PUBLIC_KEY, next);
+  return next + DESCRIPTOR_TYPE_PUBLIC_KEY.length;
+}
+
 /**
  * Writes the head of a definite-length item (major type 0..7, argument `n` 0..65535) at `at` in
  * its shortest form, as {@link encodeCbor} does, and returns the offset after it: for messages of
