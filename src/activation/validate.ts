@@ -182,20 +182,11 @@ export interface CodeCheck {
 }
 
 /**
- * The relying party's check of a user's code (no password step): whose user ID it is, then
- * {@link otpAttempt} on their OTP device, with the two lookups made in one statement. A user ID
- * that is not in use is refused as `unknown-user-id` and no device is touched.
+ * The relying party's check of a user's code (no password step), as steps: whose user ID it is,
+ * then {@link otpAttempt}'s check on their OTP device, with the two lookups made in one
+ * statement. A user ID that is not in use is refused as `unknown-user-id` and no device is
+ * touched.
  */
-export function checkUserCode(
-  tx: Repositories,
-  checks: OtpChecks,
-  userId: unknown,
-  code: unknown,
-): Promise<CodeCheck> {
-  return runSteps(tx.db, tx.engine, checkUserCodeSteps(tx, checks, userId, code));
-}
-
-/** The steps of {@link checkUserCode}, for a caller that runs them in its own transaction. */
 export function* checkUserCodeSteps(
   ctx: StepContext,
   checks: OtpChecks,
